@@ -1,0 +1,5 @@
+"""Run the CLI with ``python -m opengeomesh``."""
+
+from opengeomesh.cli import main
+
+main()

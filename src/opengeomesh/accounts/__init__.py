@@ -1,0 +1,1 @@
+"""Accounts: local users, groups, personal API tokens and who may do what."""

@@ -1,0 +1,1 @@
+"""HTTP adapters: one route table, authentication, problem details, OpenAPI document."""

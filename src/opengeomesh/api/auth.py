@@ -1,0 +1,31 @@
+"""Who is calling: the bearer token of ``Authorization`` (RFC 6750 §2.1), never a query string."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from opengeomesh.accounts.models import Caller
+from opengeomesh.errors import Unauthenticated
+from opengeomesh.services import Services
+
+
+def services_of(request: Request) -> Services:
+    """The services the app was built with."""
+    services: Services = request.app.state.services
+    return services
+
+
+def bearer_token(request: Request) -> str | None:
+    """The bearer token sent, if any; other schemes are refused rather than ignored."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("use 'Authorization: Bearer <token>'", invalid_token=True)
+    return token.strip()
+
+
+def current_caller(request: Request) -> Caller:
+    """The caller of this request (a FastAPI dependency)."""
+    return services_of(request).accounts.caller_for_token(bearer_token(request))

@@ -1,0 +1,304 @@
+"""OGC API – Features Part 1 resources (OGC 17-069r4): landing page, conformance, collections,
+items and single features, in GeoJSON/JSON and HTML.
+
+Every resource refuses unknown query parameters (/req/core/query-param-unknown) and answers
+per caller: each sees exactly the collections they may read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+from fastapi import Depends, Request
+from starlette.responses import Response
+
+from opengeomesh.accounts.models import Caller
+from opengeomesh.api.auth import current_caller, services_of
+from opengeomesh.api.negotiation import Format, chosen_format
+from opengeomesh.errors import InvalidInput
+from opengeomesh.features.encoding import feature_bytes
+from opengeomesh.features.models import Access, Collection, ItemsPage, StoredFeature
+from opengeomesh.features.query import ITEMS_PARAMETERS, parse_items_query
+from opengeomesh.features.timeval import rfc3339
+from opengeomesh.web.pages import render
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+]
+
+
+def base_url(request: Request) -> str:
+    """The URL prefix links are built on: the configured public URL, else the request's own."""
+    configured = services_of(request).settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def check_parameters(request: Request, allowed: Iterable[str]) -> dict[str, str]:
+    """The query parameters, refusing unknown and repeated ones."""
+    allowed = frozenset(allowed)
+    params: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in allowed:
+            raise InvalidInput(name, "unknown query parameter")
+        if name in params:
+            raise InvalidInput(name, "given more than once")
+        params[name] = value
+    return params
+
+
+def link(href: str, rel: str, media_type: str, title: str | None = None) -> dict[str, str]:
+    entry = {"href": href, "rel": rel, "type": media_type}
+    if title:
+        entry["title"] = title
+    return entry
+
+
+def _json(body: Any, media_type: str = JSON, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), media_type=media_type, headers=headers)
+
+
+# --- landing page, conformance -------------------------------------------------------------
+
+
+def landing_page(request: Request) -> Response:
+    """``GET /``: the links into the API (/req/core/root-success)."""
+    fmt = _format(request, {"f"})
+    settings = services_of(request).settings
+    base = base_url(request)
+    body = {
+        "title": settings.title,
+        "description": f"OGC API – Features of {settings.organisation}, served by OpenGeoMesh",
+        "links": [
+            link(f"{base}/?f=json", "self" if fmt is Format.JSON else "alternate", JSON),
+            link(f"{base}/?f=html", "alternate" if fmt is Format.JSON else "self", HTML),
+            link(f"{base}/api", "service-desc", OPENAPI_JSON, "The API definition"),
+            link(f"{base}/api.html", "service-doc", HTML, "The API documentation"),
+            link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
+            link(f"{base}/collections", "data", JSON, "Collections (map layers)"),
+        ],
+    }
+    if fmt is Format.HTML:
+        return render(request, "landing.html", page=body)
+    return _json(body)
+
+
+def conformance(request: Request) -> Response:
+    """``GET /conformance``: the conformance classes implemented (/req/core/conformance-success)."""
+    fmt = _format(request, {"f"})
+    body = {"conformsTo": CONFORMANCE}
+    if fmt is Format.HTML:
+        return render(request, "conformance.html", page=body)
+    return _json(body)
+
+
+# --- collections ---------------------------------------------------------------------------
+
+
+def collections(request: Request, caller: Caller = Depends(current_caller)) -> Response:
+    """``GET /collections``: the collections this caller may read (/req/core/fc-md-success)."""
+    fmt = _format(request, {"f"})
+    base = base_url(request)
+    visible = services_of(request).catalog.visible(caller)
+    body = {
+        "links": [
+            link(f"{base}/collections?f=json", _rel(fmt, Format.JSON), JSON),
+            link(f"{base}/collections?f=html", _rel(fmt, Format.HTML), HTML),
+        ],
+        "collections": [collection_body(base, c, access) for c, access in visible],
+    }
+    if fmt is Format.HTML:
+        return render(request, "collections.html", page=body)
+    return _json(body)
+
+
+def collection(
+    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
+) -> Response:
+    """``GET /collections/{collectionId}`` (/req/core/sfc-md-success)."""
+    fmt = _format(request, {"f"})
+    found, access = services_of(request).catalog.get(caller, collection_id)
+    body = collection_body(base_url(request), found, access, fmt)
+    if fmt is Format.HTML:
+        return render(request, "collection.html", page=body)
+    return _json(body)
+
+
+def collection_body(
+    base: str, found: Collection, access: Access, fmt: Format = Format.JSON
+) -> dict[str, Any]:
+    """A collection's description, as listed and as served alone."""
+    url = f"{base}/collections/{found.id}"
+    body: dict[str, Any] = {
+        "id": found.id,
+        "title": found.title,
+        "description": found.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "links": [
+            link(f"{url}?f=json", _rel(fmt, Format.JSON), JSON, found.title),
+            link(f"{url}?f=html", _rel(fmt, Format.HTML), HTML, found.title),
+            link(f"{url}/items?f=json", "items", GEOJSON, "Features as GeoJSON"),
+            link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
+        ],
+        "extent": _extent(found),
+        "owner": found.owner_name,
+        "public": found.public,
+        "access": access.name.lower(),
+        "numberOfFeatures": found.feature_count,
+    }
+    return body
+
+
+def _extent(found: Collection) -> dict[str, Any]:
+    extent: dict[str, Any] = {}
+    if found.bbox is not None:
+        extent["spatial"] = {"bbox": [list(found.bbox)], "crs": CRS84}
+    if found.interval is not None:
+        start, end = found.interval
+        extent["temporal"] = {"interval": [[rfc3339(start), rfc3339(end)]], "trs": TRS}
+    return extent
+
+
+# --- features ------------------------------------------------------------------------------
+
+
+def items(
+    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
+) -> Response:
+    """``GET /collections/{collectionId}/items``: one page of features (/req/core/fc-response)."""
+    params = check_parameters(request, ITEMS_PARAMETERS)
+    fmt = chosen_format(request)
+    services = services_of(request)
+    query = parse_items_query(
+        params,
+        default_limit=services.settings.default_limit,
+        max_limit=services.settings.max_limit,
+    )
+    found, page = services.catalog.items(caller, collection_id, query)
+    base = base_url(request)
+    links = _items_links(base, found, params, page, fmt)
+    meta: dict[str, Any] = {}
+    if page.number_matched is not None:
+        meta["numberMatched"] = page.number_matched
+    meta["numberReturned"] = len(page.features)
+    meta["timeStamp"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    meta["links"] = links
+    if fmt is Format.HTML:
+        return render(
+            request, "items.html", collection=found, page=meta, features=_html_rows(page)
+        )
+    body = b"".join(
+        (
+            b'{"type":"FeatureCollection","features":[',
+            b",".join(feature_bytes(f) for f in page.features),
+            b"],",
+            orjson.dumps(meta)[1:],
+        )
+    )
+    return Response(body, media_type=GEOJSON)
+
+
+def _items_links(
+    base: str, found: Collection, params: dict[str, str], page: ItemsPage, fmt: Format
+) -> list[dict[str, str]]:
+    url = f"{base}/collections/{found.id}/items"
+    kept = {k: v for k, v in params.items() if k != "f"}
+
+    def href(changes: dict[str, str | None], f: Format) -> str:
+        merged = {**kept, **changes}
+        query = {k: v for k, v in merged.items() if v is not None}
+        query["f"] = f.value
+        return f"{url}?{urlencode(query)}"
+
+    media = {Format.JSON: GEOJSON, Format.HTML: HTML}
+    links = [
+        link(href({}, Format.JSON), _rel(fmt, Format.JSON), GEOJSON, "This page"),
+        link(href({}, Format.HTML), _rel(fmt, Format.HTML), HTML, "This page as HTML"),
+        link(f"{base}/collections/{found.id}?f=json", "collection", JSON, found.title),
+    ]
+    if page.next_cursor:
+        changes = {"cursor": page.next_cursor, "offset": None}
+        links.append(link(href(changes, fmt), "next", media[fmt], "Next page"))
+    if page.prev_cursor:
+        changes = {"cursor": page.prev_cursor, "offset": None}
+        links.append(link(href(changes, fmt), "prev", media[fmt], "Previous page"))
+    elif page.prev_offset is not None:
+        changes = {"cursor": None, "offset": str(page.prev_offset) if page.prev_offset else None}
+        links.append(link(href(changes, fmt), "prev", media[fmt], "Previous page"))
+    return links
+
+
+def item(
+    collection_id: str,
+    feature_id: str,
+    request: Request,
+    caller: Caller = Depends(current_caller),
+) -> Response:
+    """``GET /collections/{collectionId}/items/{featureId}`` (/req/core/f-success), with ETag."""
+    fmt = _format(request, {"f"})
+    found, feature = services_of(request).catalog.item(caller, collection_id, feature_id)
+    headers = {"ETag": feature.etag}
+    if feature.etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    base = base_url(request)
+    url = f"{base}/collections/{found.id}/items/{quote(feature_id, safe='')}"
+    links = [
+        link(f"{url}?f=json", _rel(fmt, Format.JSON), GEOJSON, "This feature"),
+        link(f"{url}?f=html", _rel(fmt, Format.HTML), HTML, "This feature as HTML"),
+        link(f"{base}/collections/{found.id}?f=json", "collection", JSON, found.title),
+    ]
+    if fmt is Format.HTML:
+        return render(
+            request, "item.html", collection=found, feature=_html_row(feature), links=links,
+            headers=headers,
+        )
+    extra = b',"links":' + orjson.dumps(links)
+    return Response(feature_bytes(feature, extra), media_type=GEOJSON, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _html_rows(page: ItemsPage) -> list[dict[str, Any]]:
+    return [_html_row(f) for f in page.features]
+
+
+def _html_row(feature: StoredFeature) -> dict[str, Any]:
+    properties = orjson.loads(feature.properties_json) if feature.properties_json else {}
+    geometry = orjson.loads(feature.geometry_json) if feature.geometry_json else None
+    return {
+        "id": feature.id,
+        "properties": properties,
+        "geometry_type": geometry["type"] if geometry else "none",
+        "geometry": feature.geometry_json or "null",
+    }
+
+
+def _format(request: Request, allowed: set[str]) -> Format:
+    check_parameters(request, allowed)
+    return chosen_format(request)
+
+
+def _rel(current: Format, target: Format) -> str:
+    return "self" if current is target else "alternate"

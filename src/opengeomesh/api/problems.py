@@ -1,0 +1,91 @@
+"""Domain errors as RFC 9457 problem details, mapped to HTTP status codes in this one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from opengeomesh.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OpenGeoMeshError,
+    PayloadTooLarge,
+    Unauthenticated,
+)
+
+PROBLEM_TYPE = "application/problem+json"
+REALM = 'Bearer realm="opengeomesh"'
+
+_STATUS: dict[type[OpenGeoMeshError], tuple[int, str]] = {
+    InvalidInput: (400, "Bad request"),
+    Unauthenticated: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "Not found"),
+    Conflict: (409, "Conflict"),
+    PayloadTooLarge: (413, "Payload too large"),
+}
+
+
+def problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    """A problem details response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_TYPE)
+
+
+def domain_problem(exc: OpenGeoMeshError) -> Response:
+    """The response for a domain error."""
+    status, title = next(
+        (value for kind, value in _STATUS.items() if isinstance(exc, kind)), (400, "Bad request")
+    )
+    headers = None
+    extra: dict[str, Any] = {}
+    if isinstance(exc, Unauthenticated):
+        challenge = REALM
+        if exc.invalid_token:
+            challenge += ', error="invalid_token", error_description="the token is not valid"'
+        headers = {"WWW-Authenticate": challenge}
+    if isinstance(exc, InvalidInput):
+        extra["parameter"] = exc.field
+    return problem(status, title, exc.detail, headers, **extra)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error, ours and the framework's, as problem details."""
+
+    async def on_domain(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OpenGeoMeshError)
+        return domain_problem(exc)
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers or {})
+        return problem(exc.status_code, _reason(exc.status_code), str(exc.detail), headers)
+
+    async def on_validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0]
+        location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(location) or "body"
+        return problem(400, "Bad request", f"{field}: {first.get('msg')}", parameter=field)
+
+    app.add_exception_handler(OpenGeoMeshError, on_domain)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,124 @@
+"""The one route table of the HTTP API: OGC API – Features, the API document, management."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+
+from opengeomesh.api import manage, ogc
+from opengeomesh.api.openapi import api_document, api_page
+
+READ = ["GET", "HEAD"]
+MANAGE_TAG = "Management"
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    endpoint: Callable[..., Any]
+    methods: list[str]
+    summary: str
+    status_code: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/geo+json": {"schema": {"type": "object"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+EXPORT_RESPONSE = {200: {"content": {"application/geo+json": {"schema": {"type": "object"}}}}}
+
+OGC_ROUTES = [
+    Route("/", ogc.landing_page, READ, "Landing page"),
+    Route("/conformance", ogc.conformance, READ, "Conformance classes"),
+    Route("/api", api_document, READ, "This API definition (OpenAPI 3.0)"),
+    Route("/api.html", api_page, READ, "This API definition as HTML"),
+    Route("/collections", ogc.collections, READ, "Collections you may read"),
+    Route("/collections/{collection_id}", ogc.collection, READ, "One collection"),
+    Route("/collections/{collection_id}/items", ogc.items, READ, "Features of a collection"),
+    Route(
+        "/collections/{collection_id}/items/{feature_id}", ogc.item, READ, "One feature"
+    ),
+]
+
+MANAGE_ROUTES = [
+    Route("/manage/me", manage.me, ["GET"], "The signed-in user"),
+    Route("/manage/users", manage.list_users, ["GET"], "List users"),
+    Route("/manage/users", manage.add_user, ["POST"], "Add a user", 201),
+    Route("/manage/users/{name}/tokens", manage.list_tokens, ["GET"], "List a user's tokens"),
+    Route(
+        "/manage/users/{name}/tokens", manage.create_token, ["POST"], "Create a token", 201
+    ),
+    Route(
+        "/manage/users/{name}/tokens/{token_id}",
+        manage.delete_token, ["DELETE"], "Withdraw a token", 204,
+    ),
+    Route("/manage/groups", manage.list_groups, ["GET"], "List groups"),
+    Route("/manage/groups", manage.add_group, ["POST"], "Add a group", 201),
+    Route(
+        "/manage/groups/{name}/members", manage.add_member, ["POST"], "Add a group member"
+    ),
+    Route("/manage/collections", manage.list_collections, ["GET"], "List your collections"),
+    Route(
+        "/manage/collections", manage.create_collection, ["POST"], "Create a collection", 201
+    ),
+    Route(
+        "/manage/collections/{collection_id}", manage.get_collection, ["GET"],
+        "A collection's settings",
+    ),
+    Route(
+        "/manage/collections/{collection_id}", manage.update_collection, ["PATCH"],
+        "Change a collection",
+    ),
+    Route(
+        "/manage/collections/{collection_id}", manage.delete_collection, ["DELETE"],
+        "Delete a collection", 204,
+    ),
+    Route(
+        "/manage/collections/{collection_id}/import", manage.import_features, ["POST"],
+        "Import GeoJSON features", extra={"openapi_extra": IMPORT_BODY},
+    ),
+    Route(
+        "/manage/collections/{collection_id}/export", manage.export_features, ["GET"],
+        "Export features as GeoJSON", extra={"responses": EXPORT_RESPONSE},
+    ),
+    Route(
+        "/manage/collections/{collection_id}/grants", manage.list_grants, ["GET"],
+        "List local grants",
+    ),
+    Route(
+        "/manage/collections/{collection_id}/grants", manage.put_grant, ["PUT"],
+        "Grant read or write",
+    ),
+    Route(
+        "/manage/collections/{collection_id}/grants/{subject}", manage.delete_grant, ["DELETE"],
+        "Take a grant back", 204,
+    ),
+]
+
+
+def install_routes(app: FastAPI) -> None:
+    """Add every route of the table to ``app``."""
+    for route in OGC_ROUTES:
+        app.add_api_route(
+            route.path, route.endpoint, methods=route.methods, summary=route.summary,
+            include_in_schema=False,
+        )
+    for route in MANAGE_ROUTES:
+        options: dict[str, Any] = dict(route.extra)
+        if route.status_code is not None:
+            options["status_code"] = route.status_code
+        if route.status_code == 204:
+            options["response_model"] = None
+        app.add_api_route(
+            route.path, route.endpoint, methods=route.methods, summary=route.summary,
+            tags=[MANAGE_TAG], **options,
+        )

@@ -1,0 +1,51 @@
+"""``create_app(settings)``: the one place that wires settings, stores, services and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.staticfiles import StaticFiles
+
+from opengeomesh import __version__
+from opengeomesh.api.problems import install_problem_handlers
+from opengeomesh.api.routes import install_routes
+from opengeomesh.config import Settings
+from opengeomesh.services import Services, open_services
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the ASGI app for ``settings``; the database is opened and migrated here."""
+    services = services or open_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title=settings.title,
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.api_documents = {}
+    install_problem_handlers(app)
+    install_routes(app)
+    static = resources.files("opengeomesh.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    # Browser map clients on other origins read layers with a bearer token, never cookies.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Authorization", "Accept", "Content-Type", "If-None-Match"],
+        expose_headers=["ETag", "Location"],
+    )
+    return app

@@ -1,0 +1,146 @@
+"""Settings: one typed, frozen object, built by :func:`load_settings`.
+
+Sources, lowest first: defaults < ``DATA_DIR/config.toml`` < ``OGM_*`` environment < CLI flags.
+Nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from opengeomesh.errors import InvalidInput
+
+ENV_PREFIX = "OGM_"
+CONFIG_FILE = "config.toml"
+DEFAULT_DATA_DIR = Path("data")
+
+
+class Settings(BaseModel):
+    """Everything an OpenGeoMesh server is configured with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Directory for the database and keys")
+    database_url: SecretStr | None = Field(
+        None, description="sqlite:///PATH (default: DATA_DIR/opengeomesh.sqlite)"
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on")
+    public_url: str | None = Field(
+        None, description="Base URL clients use to reach this server (default: from the request)"
+    )
+    title: str = Field("OpenGeoMesh", description="Title of the landing page")
+    organisation: str = Field("OpenGeoMesh server", description="Organisation running the server")
+    default_limit: int = Field(100, ge=1, description="Items per page when no limit is given")
+    max_limit: int = Field(10_000, ge=1, description="Largest page; larger limits are clamped")
+    count_limit: int = Field(
+        100_000, ge=0, description="numberMatched is omitted when a filter matches more features"
+    )
+    max_import_bytes: int = Field(
+        1 << 30, ge=1, description="Largest import body accepted over HTTP"
+    )
+    log_level: str = Field("info", description="uvicorn log level")
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("sqlite:///"):
+            raise ValueError(
+                "only sqlite:///PATH is supported in this version (PostgreSQL comes later)"
+            )
+        return value
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite database file this server uses."""
+        if self.database_url is None:
+            return self.data_dir / "opengeomesh.sqlite"
+        return Path(self.database_url.get_secret_value().removeprefix("sqlite:///"))
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain values, with secrets masked, for ``config check``."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = _mask_url(value.get_secret_value())
+            elif isinstance(value, Path):
+                value = str(value)
+            shown[name] = value
+        return shown
+
+
+def _mask_url(url: str) -> str:
+    """Hide a password in a database URL, keep the rest readable."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings from defaults, ``config.toml``, ``OGM_*`` variables and flags.
+
+    ``flags`` holds only the options the operator gave (``None`` values are ignored); the data
+    directory is found first, from the same sources, since ``config.toml`` lives in it.
+    """
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    env_values = _from_environment(os.environ if environ is None else environ)
+    data_dir = Path(given.get("data_dir") or env_values.get("data_dir") or DEFAULT_DATA_DIR)
+    merged: dict[str, Any] = {"data_dir": data_dir}
+    merged.update(_from_file(data_dir / CONFIG_FILE))
+    merged.update(env_values)
+    merged.update(given)
+    merged["data_dir"] = data_dir
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise InvalidInput(field, first["msg"]) from exc
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    known = set(Settings.model_fields)
+    values: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in known:
+                values[name] = value
+            elif name == "data":
+                values["data_dir"] = value
+    return values
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            values = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(str(path), f"not valid TOML: {exc}") from exc
+    unknown = set(values) - set(Settings.model_fields)
+    if unknown:
+        raise InvalidInput(str(path), f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return values

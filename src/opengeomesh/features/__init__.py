@@ -1,0 +1,1 @@
+"""OGC API – Features domain: collections, feature queries, imports and exports."""

@@ -1,0 +1,245 @@
+"""The collection gestures and the access rule enforced on every request.
+
+Access: operators and the owner manage a collection; local grants give read or write to a user
+or a group; a public collection is readable by anyone. A collection the caller may not read is
+reported as not found, so its existence does not leak; an anonymous caller is asked to sign in
+instead (401), since they might be allowed once known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO
+
+from opengeomesh.accounts.directory import AccountDirectory, require_user
+from opengeomesh.accounts.models import Caller
+from opengeomesh.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from opengeomesh.features.importing import FeatureReader, SourceFormat
+from opengeomesh.features.models import (
+    Access,
+    Collection,
+    Grant,
+    ItemsPage,
+    Permission,
+    StoredFeature,
+    SubjectKind,
+    check_collection_id,
+)
+from opengeomesh.features.query import ItemsQuery
+from opengeomesh.features.store import CollectionStore, DuplicateFeatureId, FeatureStore
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 4000
+
+
+class Catalog:
+    """Collections of this server as each caller may see and change them."""
+
+    def __init__(
+        self,
+        collections: CollectionStore,
+        features: FeatureStore,
+        accounts: AccountDirectory,
+        *,
+        count_limit: int = 100_000,
+    ) -> None:
+        self._collections = collections
+        self._features = features
+        self._accounts = accounts
+        self._count_limit = count_limit
+
+    # --- access -----------------------------------------------------------------------------
+
+    def access(self, caller: Caller, collection: Collection) -> Access:
+        """What ``caller`` may do with ``collection``."""
+        granted = Access.READ if collection.public else Access.NONE
+        if caller.user is None:
+            return granted
+        if caller.is_admin or caller.user.id == collection.owner_id:
+            return Access.MANAGE
+        given = self._collections.granted_access(caller.user.id, caller.group_ids)
+        return max(granted, given.get(collection.key, Access.NONE))
+
+    def visible(self, caller: Caller) -> list[tuple[Collection, Access]]:
+        """Every collection the caller may read, with their access, in id order."""
+        given: dict[int, Access] = {}
+        if caller.user is not None and not caller.is_admin:
+            given = self._collections.granted_access(caller.user.id, caller.group_ids)
+        seen = []
+        for collection in self._collections.all():
+            if caller.user is not None and (
+                caller.is_admin or caller.user.id == collection.owner_id
+            ):
+                access = Access.MANAGE
+            else:
+                public = Access.READ if collection.public else Access.NONE
+                access = max(public, given.get(collection.key, Access.NONE))
+            if access >= Access.READ:
+                seen.append((collection, access))
+        return seen
+
+    def require(self, caller: Caller, collection_id: str, needed: Access) -> Collection:
+        """The collection, if the caller has ``needed`` access; else the right refusal."""
+        collection = self._collections.get(collection_id)
+        access = Access.NONE if collection is None else self.access(caller, collection)
+        if collection is None or access < Access.READ:
+            if caller.is_anonymous:
+                raise Unauthenticated("this collection needs a bearer token")
+            raise NotFound(f"no collection {collection_id!r}")
+        if access < needed:
+            if needed is Access.WRITE:
+                raise Forbidden(f"you may read but not change collection {collection_id!r}")
+            raise Forbidden(f"only the owner or an operator may manage {collection_id!r}")
+        return collection
+
+    # --- collection gestures ------------------------------------------------------------------
+
+    def create(
+        self,
+        caller: Caller,
+        collection_id: str,
+        *,
+        title: str = "",
+        description: str = "",
+        public: bool = False,
+        temporal_property: str | None = None,
+    ) -> Collection:
+        owner = require_user(caller)
+        check_collection_id(collection_id)
+        _check_text("title", title, MAX_TITLE)
+        _check_text("description", description, MAX_DESCRIPTION)
+        if temporal_property is not None and not 0 < len(temporal_property) <= 100:
+            raise InvalidInput("temporal_property", "must be 1-100 characters")
+        if self._collections.get(collection_id) is not None:
+            raise Conflict(f"collection {collection_id!r} exists already")
+        return self._collections.create(
+            collection_id,
+            title=title or collection_id,
+            description=description,
+            owner_id=owner.id,
+            public=public,
+            temporal_property=temporal_property,
+        )
+
+    def update(
+        self,
+        caller: Caller,
+        collection_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        public: bool | None = None,
+    ) -> Collection:
+        collection = self.require(caller, collection_id, Access.MANAGE)
+        if title is not None:
+            _check_text("title", title, MAX_TITLE)
+        if description is not None:
+            _check_text("description", description, MAX_DESCRIPTION)
+        self._collections.update(
+            collection.key, title=title or None, description=description, public=public
+        )
+        return self._reload(collection_id)
+
+    def delete(self, caller: Caller, collection_id: str) -> None:
+        collection = self.require(caller, collection_id, Access.MANAGE)
+        self._collections.delete(collection.key)
+
+    def get(self, caller: Caller, collection_id: str) -> tuple[Collection, Access]:
+        collection = self.require(caller, collection_id, Access.READ)
+        return collection, self.access(caller, collection)
+
+    # --- grants -------------------------------------------------------------------------------
+
+    def grants(self, caller: Caller, collection_id: str) -> list[Grant]:
+        collection = self.require(caller, collection_id, Access.MANAGE)
+        return self._collections.grants(collection.key)
+
+    def grant(
+        self, caller: Caller, collection_id: str, subject: str, permission: str
+    ) -> list[Grant]:
+        """Give a user or group (``user:NAME`` or ``group:NAME``) read or write access."""
+        collection = self.require(caller, collection_id, Access.MANAGE)
+        try:
+            chosen = Permission(permission)
+        except ValueError:
+            raise InvalidInput("permission", "must be 'read' or 'write'") from None
+        kind, subject_id = self._subject(subject)
+        self._collections.set_grant(collection.key, kind, subject_id, chosen)
+        return self._collections.grants(collection.key)
+
+    def ungrant(self, caller: Caller, collection_id: str, subject: str) -> list[Grant]:
+        collection = self.require(caller, collection_id, Access.MANAGE)
+        kind, subject_id = self._subject(subject)
+        if not self._collections.remove_grant(collection.key, kind, subject_id):
+            raise NotFound(f"{subject} holds no grant on {collection_id!r}")
+        return self._collections.grants(collection.key)
+
+    def _subject(self, subject: str) -> tuple[SubjectKind, int]:
+        kind_text, sep, name = subject.partition(":")
+        if not sep or kind_text not in ("user", "group"):
+            raise InvalidInput("subject", "must be 'user:NAME' or 'group:NAME'")
+        if kind_text == "user":
+            return SubjectKind.USER, self._accounts.user(name).id
+        return SubjectKind.GROUP, self._accounts.group(name).id
+
+    # --- features -----------------------------------------------------------------------------
+
+    def items(self, caller: Caller, collection_id: str, query: ItemsQuery) -> tuple[
+        Collection, ItemsPage
+    ]:
+        collection = self.require(caller, collection_id, Access.READ)
+        page = self._features.page(collection, query, count_limit=self._count_limit)
+        return collection, page
+
+    def item(
+        self, caller: Caller, collection_id: str, feature_id: str
+    ) -> tuple[Collection, StoredFeature]:
+        collection = self.require(caller, collection_id, Access.READ)
+        feature = self._features.get(collection, feature_id)
+        if feature is None:
+            raise NotFound(f"collection {collection_id!r} has no feature {feature_id!r}")
+        return collection, feature
+
+    def import_features(
+        self,
+        caller: Caller,
+        collection_id: str,
+        stream: IO[bytes],
+        source_format: SourceFormat | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Add every feature of a GeoJSON or newline-delimited source, all or nothing."""
+        collection = self.require(caller, collection_id, Access.WRITE)
+        reader = FeatureReader(
+            stream, source_format, temporal_property=collection.temporal_property,
+            progress=progress,
+        )
+        try:
+            return self._features.add_many(collection, reader)
+        except DuplicateFeatureId as exc:
+            raise InvalidInput(
+                f"features[{exc.position}].id",
+                f"{exc.feature_id!r} is used by another feature of the collection",
+            ) from None
+
+    def export(self, caller: Caller, collection_id: str) -> tuple[Collection, Iterator[StoredFeature]]:
+        collection = self.require(caller, collection_id, Access.READ)
+        return collection, self._features.scan(collection)
+
+    def _reload(self, collection_id: str) -> Collection:
+        collection = self._collections.get(collection_id)
+        if collection is None:
+            raise NotFound(f"no collection {collection_id!r}")
+        return collection
+
+
+def _check_text(field: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidInput(field, f"at most {limit} characters")
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+        raise InvalidInput(field, "must not hold control characters")
+
+
+def collection_ids(entries: Iterable[tuple[Collection, Access]]) -> list[str]:
+    """The ids of listed collections, for messages and tests."""
+    return [collection.id for collection, _ in entries]

@@ -1,0 +1,34 @@
+"""The domain services of one server, built from settings: shared by the HTTP app and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opengeomesh.accounts.directory import AccountDirectory
+from opengeomesh.config import Settings
+from opengeomesh.features.catalog import Catalog
+from opengeomesh.storage.sqlite.stores import SqliteStores, open_sqlite
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the adapters (HTTP, CLI) talk to."""
+
+    settings: Settings
+    accounts: AccountDirectory
+    catalog: Catalog
+    stores: SqliteStores
+
+    def close(self) -> None:
+        self.stores.database.close()
+
+
+def open_services(settings: Settings) -> Services:
+    """Create the data directory, migrate the database and build the services."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stores = open_sqlite(settings.sqlite_path)
+    accounts = AccountDirectory(stores.accounts)
+    catalog = Catalog(
+        stores.collections, stores.features, accounts, count_limit=settings.count_limit
+    )
+    return Services(settings=settings, accounts=accounts, catalog=catalog, stores=stores)

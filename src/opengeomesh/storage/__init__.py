@@ -1,0 +1,1 @@
+"""Implementations of the stores the domain declares: ``sqlite/`` now, PostgreSQL later."""

@@ -1,0 +1,127 @@
+"""One SQLite database file: connections per thread, WAL mode, migrations and SQL functions."""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import shapely
+from shapely.geometry import box
+
+MIGRATIONS_PACKAGE = "opengeomesh.storage.sqlite.migrations"
+_POINT_WKB = struct.Struct("<bIdd")
+
+
+def now_text() -> str:
+    """The current time as stored: RFC 3339 in UTC."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _intersects(wkb: bytes | None, minx: float, miny: float, maxx: float, maxy: float) -> int:
+    """SQL function ``ogm_intersects``: does a WKB geometry meet a box (edges included)?
+
+    Points, the common case, are read straight from their 21 WKB bytes.
+    """
+    if wkb is None:
+        return 0
+    if len(wkb) == 21 and wkb[0] == 1:
+        _, kind, x, y = _POINT_WKB.unpack(wkb)
+        if kind == 1:
+            return int(minx <= x <= maxx and miny <= y <= maxy)
+    return int(shapely.from_wkb(wkb).intersects(box(minx, miny, maxx, maxy)))
+
+
+class Database:
+    """A SQLite file shared by the threads of one process; each thread has its own connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA cache_size=-32000")
+        conn.create_function("ogm_intersects", 5, _intersects, deterministic=True)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: everything in it is kept, or nothing on an error."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several queries see one state of the database."""
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def migrate(self) -> int:
+        """Apply the migrations not applied yet; returns the schema version."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self.connection()
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for version, script in _migrations():
+            if version <= current:
+                continue
+            try:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={version};\nCOMMIT;"
+                )
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            current = version
+        return int(current)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def _migrations() -> list[tuple[int, str]]:
+    found = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text("utf-8")))
+    return sorted(found)

@@ -1,0 +1,33 @@
+"""Open the embedded SQLite database and the stores built on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from opengeomesh.storage.sqlite.accounts import SqliteAccountStore
+from opengeomesh.storage.sqlite.collections import SqliteCollectionStore
+from opengeomesh.storage.sqlite.database import Database
+from opengeomesh.storage.sqlite.features import SqliteFeatureStore
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteStores:
+    """Every store of one SQLite database."""
+
+    database: Database
+    accounts: SqliteAccountStore
+    collections: SqliteCollectionStore
+    features: SqliteFeatureStore
+
+
+def open_sqlite(path: Path) -> SqliteStores:
+    """Open (creating if needed) and migrate the database at ``path``."""
+    database = Database(path)
+    database.migrate()
+    return SqliteStores(
+        database=database,
+        accounts=SqliteAccountStore(database),
+        collections=SqliteCollectionStore(database),
+        features=SqliteFeatureStore(database),
+    )
