@@ -28,16 +28,25 @@ from opengeomesh.features.encoding import geojson_chunks
 from opengeomesh.features.importing import format_for
 from opengeomesh.services import Services, open_services
 
-app = typer.Typer(help="OpenGeoMesh: share live map layers across organisations.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="OpenGeoMesh: share live map layers across organisations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 user_app = typer.Typer(help="Local users.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups of local users.", no_args_is_help=True)
 token_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
 collection_app = typer.Typer(help="Collections (map layers).", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
-for name, sub in (("user", user_app), ("group", group_app), ("token", token_app),
-                  ("collection", collection_app), ("config", config_app), ("db", db_app)):
+for name, sub in (
+    ("user", user_app),
+    ("group", group_app),
+    ("token", token_app),
+    ("collection", collection_app),
+    ("config", config_app),
+    ("db", db_app),
+):
     app.add_typer(sub, name=name)
 
 out = Console()
@@ -47,8 +56,15 @@ DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory [en
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="sqlite:///PATH")]
 UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this local user")]
 
-OPERATOR = Caller(user=User(id=0, name="operator", display_name="operator", is_admin=True,
-                            created=datetime(1970, 1, 1, tzinfo=UTC)))
+OPERATOR = Caller(
+    user=User(
+        id=0,
+        name="operator",
+        display_name="operator",
+        is_admin=True,
+        created=datetime(1970, 1, 1, tzinfo=UTC),
+    )
+)
 
 
 def main() -> None:
@@ -100,8 +116,14 @@ def serve(
         _load_sample(services)
     application = create_app(settings, services)
     err.print(f"OpenGeoMesh serving {settings.data_dir} on http://{settings.host}:{settings.port}")
-    uvicorn.run(application, host=settings.host, port=settings.port, http="httptools",
-                log_level=settings.log_level, proxy_headers=True)
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        http="httptools",
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
 
 
 def _load_sample(services: Services) -> None:
@@ -113,13 +135,24 @@ def _load_sample(services: Services) -> None:
     services.accounts.add_user("demo", "Demo operator", admin=True)
     caller = services.accounts.caller_for_user("demo")
     catalog = services.catalog
-    catalog.create(caller, "hydrants", title="Fire hydrants",
-                   description="Hydrants of Musterstadt's fire brigade", public=True)
+    catalog.create(
+        caller,
+        "hydrants",
+        title="Fire hydrants",
+        description="Hydrants of Musterstadt's fire brigade",
+        public=True,
+    )
     catalog.import_features(caller, "hydrants", io.BytesIO(orjson.dumps(samples.hydrants())))
-    catalog.create(caller, "incident-sectors", title="Incident sectors",
-                   description="Sectors of the current incident", temporal_property="established")
-    catalog.import_features(caller, "incident-sectors",
-                            io.BytesIO(orjson.dumps(samples.incident_sectors())))
+    catalog.create(
+        caller,
+        "incident-sectors",
+        title="Incident sectors",
+        description="Sectors of the current incident",
+        temporal_property="established",
+    )
+    catalog.import_features(
+        caller, "incident-sectors", io.BytesIO(orjson.dumps(samples.incident_sectors()))
+    )
     token = services.accounts.create_token("demo", "sample").secret
     err.print("Sample loaded: 'hydrants' (public) and 'incident-sectors' (needs a token).")
     err.print(f"Token of user 'demo' (shown once): {token}")
@@ -163,8 +196,12 @@ def user_list(data: DataOpt = None, database_url: DbOpt = None) -> None:
     with _services(data, database_url) as services:
         table = Table("name", "display name", "admin", "created")
         for user in services.accounts.users():
-            table.add_row(user.name, user.display_name, "yes" if user.is_admin else "",
-                          user.created.isoformat())
+            table.add_row(
+                user.name,
+                user.display_name,
+                "yes" if user.is_admin else "",
+                user.created.isoformat(),
+            )
     out.print(table)
 
 
@@ -229,8 +266,12 @@ def collection_create(
     """Create an empty collection."""
     with _services(data, database_url) as services:
         services.catalog.create(
-            _caller(services, user), collection_id, title=title, description=description,
-            public=public, temporal_property=temporal_property,
+            _caller(services, user),
+            collection_id,
+            title=title,
+            description=description,
+            public=public,
+            temporal_property=temporal_property,
         )
     out.print(f"collection {collection_id} created")
 
@@ -253,8 +294,13 @@ def collection_import(
         if create and services.stores.collections.get(collection_id) is None:
             if user is None:
                 raise typer.BadParameter("--create needs --user (the owner)")
-            services.catalog.create(caller, collection_id, title=title, public=public,
-                                    temporal_property=temporal_property)
+            services.catalog.create(
+                caller,
+                collection_id,
+                title=title,
+                public=public,
+                temporal_property=temporal_property,
+            )
         count = _import(services, caller, collection_id, file)
     out.print(f"imported {count} features into {collection_id}")
 
@@ -303,8 +349,14 @@ def collection_list(data: DataOpt = None, database_url: DbOpt = None, user: User
     with _services(data, database_url) as services:
         table = Table("id", "title", "owner", "features", "public", "access")
         for found, access in services.catalog.visible(_caller(services, user)):
-            table.add_row(found.id, found.title, found.owner_name, str(found.feature_count),
-                          "yes" if found.public else "", access.name.lower())
+            table.add_row(
+                found.id,
+                found.title,
+                found.owner_name,
+                str(found.feature_count),
+                "yes" if found.public else "",
+                access.name.lower(),
+            )
     out.print(table)
 
 
@@ -333,8 +385,13 @@ def collection_update(
 ) -> None:
     """Change a collection's title, description or public reading."""
     with _services(data, database_url) as services:
-        services.catalog.update(_caller(services, user), collection_id, title=title,
-                                description=description, public=public)
+        services.catalog.update(
+            _caller(services, user),
+            collection_id,
+            title=title,
+            description=description,
+            public=public,
+        )
     out.print(f"collection {collection_id} updated")
 
 

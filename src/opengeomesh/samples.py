@@ -18,17 +18,19 @@ def hydrants(count: int = 500, seed: int = 112) -> dict[str, Any]:
     for n in range(1, count + 1):
         lon = TOWN[0] + rng.uniform(-0.06, 0.06)
         lat = TOWN[1] + rng.uniform(-0.04, 0.04)
-        features.append({
-            "type": "Feature",
-            "id": n,
-            "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-            "properties": {
-                "kind": rng.choice(HYDRANT_KINDS),
-                "diameter_mm": rng.choice((80, 100, 150)),
-                "flow_l_min": rng.randrange(400, 3200, 100),
-                "checked": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}",
-            },
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": n,
+                "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+                "properties": {
+                    "kind": rng.choice(HYDRANT_KINDS),
+                    "diameter_mm": rng.choice((80, 100, 150)),
+                    "flow_l_min": rng.randrange(400, 3200, 100),
+                    "checked": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}",
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -44,16 +46,18 @@ def incident_sectors(seed: int = 19) -> dict[str, Any]:
         ring = [[cx - w, cy - h], [cx + w, cy - h], [cx + w, cy + h], [cx - w, cy + h]]
         ring = [[round(x, 6), round(y, 6)] for x, y in ring]
         ring.append(ring[0])
-        features.append({
-            "type": "Feature",
-            "id": f"sector-{n}",
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": {
-                "name": name,
-                "leader": f"Section leader {n}",
-                "established": (start + timedelta(minutes=17 * n)).isoformat().replace(
-                    "+00:00", "Z"
-                ),
-            },
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"sector-{n}",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "name": name,
+                    "leader": f"Section leader {n}",
+                    "established": (start + timedelta(minutes=17 * n))
+                    .isoformat()
+                    .replace("+00:00", "Z"),
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features}

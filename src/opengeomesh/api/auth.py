@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from opengeomesh.accounts.models import Caller
 from opengeomesh.errors import Unauthenticated
@@ -29,3 +31,6 @@ def bearer_token(request: Request) -> str | None:
 def current_caller(request: Request) -> Caller:
     """The caller of this request (a FastAPI dependency)."""
     return services_of(request).accounts.caller_for_token(bearer_token(request))
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -8,14 +8,14 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime
 
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from opengeomesh.accounts.directory import require_admin, require_self_or_admin, require_user
-from opengeomesh.accounts.models import ApiToken, Caller, Group, User
-from opengeomesh.api.auth import current_caller, services_of
+from opengeomesh.accounts.models import ApiToken, Group, User
+from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.errors import PayloadTooLarge
 from opengeomesh.features.encoding import geojson_chunks
 from opengeomesh.features.importing import format_for
@@ -153,69 +153,59 @@ def _grants(grants: list[Grant]) -> list[GrantOut]:
 # --- accounts ------------------------------------------------------------------------------
 
 
-def me(request: Request, caller: Caller = Depends(current_caller)) -> MeOut:
+def me(request: Request, caller: CurrentCaller) -> MeOut:
     """The signed-in user."""
     user = require_user(caller)
     groups = [g.name for g in services_of(request).accounts.groups() if user.name in g.members]
     return MeOut(**_user(user).model_dump(), groups=groups)
 
 
-def list_users(request: Request, caller: Caller = Depends(current_caller)) -> list[UserOut]:
+def list_users(request: Request, caller: CurrentCaller) -> list[UserOut]:
     """Every user (operators only)."""
     require_admin(caller)
     return [_user(u) for u in services_of(request).accounts.users()]
 
 
-def add_user(body: UserIn, request: Request, caller: Caller = Depends(current_caller)) -> UserOut:
+def add_user(body: UserIn, request: Request, caller: CurrentCaller) -> UserOut:
     """Add a user (operators only)."""
     require_admin(caller)
     accounts = services_of(request).accounts
     return _user(accounts.add_user(body.name, body.display_name, admin=body.admin))
 
 
-def list_tokens(
-    name: str, request: Request, caller: Caller = Depends(current_caller)
-) -> list[TokenOut]:
+def list_tokens(name: str, request: Request, caller: CurrentCaller) -> list[TokenOut]:
     """A user's personal tokens (never the tokens themselves)."""
     require_self_or_admin(caller, name)
     return [_token(t) for t in services_of(request).accounts.tokens(name)]
 
 
-def create_token(
-    name: str, body: TokenIn, request: Request, caller: Caller = Depends(current_caller)
-) -> NewTokenOut:
+def create_token(name: str, body: TokenIn, request: Request, caller: CurrentCaller) -> NewTokenOut:
     """Issue a personal token; the answer is the only time it is shown."""
     require_self_or_admin(caller, name)
     issued = services_of(request).accounts.create_token(name, body.label)
     return NewTokenOut(**_token(issued.record).model_dump(), token=issued.secret)
 
 
-def delete_token(
-    name: str, token_id: int, request: Request, caller: Caller = Depends(current_caller)
-) -> Response:
+def delete_token(name: str, token_id: int, request: Request, caller: CurrentCaller) -> Response:
     """Withdraw a personal token; it stops working at once."""
     require_self_or_admin(caller, name)
     services_of(request).accounts.delete_token(name, token_id)
     return Response(status_code=204)
 
 
-def list_groups(request: Request, caller: Caller = Depends(current_caller)) -> list[GroupOut]:
+def list_groups(request: Request, caller: CurrentCaller) -> list[GroupOut]:
     """Every group with its members (operators only)."""
     require_admin(caller)
     return [_group(g) for g in services_of(request).accounts.groups()]
 
 
-def add_group(
-    body: GroupIn, request: Request, caller: Caller = Depends(current_caller)
-) -> GroupOut:
+def add_group(body: GroupIn, request: Request, caller: CurrentCaller) -> GroupOut:
     """Add a group (operators only)."""
     require_admin(caller)
     return _group(services_of(request).accounts.add_group(body.name))
 
 
-def add_member(
-    name: str, body: MemberIn, request: Request, caller: Caller = Depends(current_caller)
-) -> GroupOut:
+def add_member(name: str, body: MemberIn, request: Request, caller: CurrentCaller) -> GroupOut:
     """Add a user to a group (operators only)."""
     require_admin(caller)
     return _group(services_of(request).accounts.add_member(name, body.user))
@@ -224,17 +214,13 @@ def add_member(
 # --- collections ---------------------------------------------------------------------------
 
 
-def list_collections(
-    request: Request, caller: Caller = Depends(current_caller)
-) -> list[CollectionOut]:
+def list_collections(request: Request, caller: CurrentCaller) -> list[CollectionOut]:
     """The collections you may read, with your access to each."""
     require_user(caller)
     return [_collection(c, a) for c, a in services_of(request).catalog.visible(caller)]
 
 
-def create_collection(
-    body: CollectionIn, request: Request, caller: Caller = Depends(current_caller)
-) -> CollectionOut:
+def create_collection(body: CollectionIn, request: Request, caller: CurrentCaller) -> CollectionOut:
     """Create an empty collection owned by you."""
     created = services_of(request).catalog.create(
         caller,
@@ -247,9 +233,7 @@ def create_collection(
     return _collection(created, Access.MANAGE)
 
 
-def get_collection(
-    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
-) -> CollectionOut:
+def get_collection(collection_id: str, request: Request, caller: CurrentCaller) -> CollectionOut:
     """One collection's settings."""
     require_user(caller)
     return _collection(*services_of(request).catalog.get(caller, collection_id))
@@ -259,7 +243,7 @@ def update_collection(
     collection_id: str,
     body: CollectionPatch,
     request: Request,
-    caller: Caller = Depends(current_caller),
+    caller: CurrentCaller,
 ) -> CollectionOut:
     """Change title, description or public reading (owner or operator)."""
     catalog = services_of(request).catalog
@@ -269,17 +253,13 @@ def update_collection(
     return _collection(updated, Access.MANAGE)
 
 
-def delete_collection(
-    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
-) -> Response:
+def delete_collection(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
     """Delete a collection and all its features (owner or operator)."""
     services_of(request).catalog.delete(caller, collection_id)
     return Response(status_code=204)
 
 
-async def import_features(
-    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
-) -> ImportOut:
+async def import_features(collection_id: str, request: Request, caller: CurrentCaller) -> ImportOut:
     """Add the features of a GeoJSON FeatureCollection or newline-delimited GeoJSON body.
 
     All or nothing: a bad feature is named by its index and nothing is added.
@@ -303,7 +283,7 @@ async def import_features(
 
 
 def export_features(
-    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
+    collection_id: str, request: Request, caller: CurrentCaller
 ) -> StreamingResponse:
     """All features of a collection as one GeoJSON FeatureCollection, streamed."""
     _, features = services_of(request).catalog.export(caller, collection_id)
@@ -314,15 +294,13 @@ def export_features(
     )
 
 
-def list_grants(
-    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
-) -> list[GrantOut]:
+def list_grants(collection_id: str, request: Request, caller: CurrentCaller) -> list[GrantOut]:
     """Local grants of a collection (owner or operator)."""
     return _grants(services_of(request).catalog.grants(caller, collection_id))
 
 
 def put_grant(
-    collection_id: str, body: GrantIn, request: Request, caller: Caller = Depends(current_caller)
+    collection_id: str, body: GrantIn, request: Request, caller: CurrentCaller
 ) -> list[GrantOut]:
     """Give a local user or group read or write access (owner or operator)."""
     catalog = services_of(request).catalog
@@ -330,7 +308,7 @@ def put_grant(
 
 
 def delete_grant(
-    collection_id: str, subject: str, request: Request, caller: Caller = Depends(current_caller)
+    collection_id: str, subject: str, request: Request, caller: CurrentCaller
 ) -> Response:
     """Take a local grant back (owner or operator)."""
     services_of(request).catalog.ungrant(caller, collection_id, subject)

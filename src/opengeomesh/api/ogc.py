@@ -13,11 +13,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.responses import Response
 
-from opengeomesh.accounts.models import Caller
-from opengeomesh.api.auth import current_caller, services_of
+from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.negotiation import Format, chosen_format
 from opengeomesh.errors import InvalidInput
 from opengeomesh.features.encoding import feature_bytes
@@ -114,7 +113,7 @@ def conformance(request: Request) -> Response:
 # --- collections ---------------------------------------------------------------------------
 
 
-def collections(request: Request, caller: Caller = Depends(current_caller)) -> Response:
+def collections(request: Request, caller: CurrentCaller) -> Response:
     """``GET /collections``: the collections this caller may read (/req/core/fc-md-success)."""
     fmt = _format(request, {"f"})
     base = base_url(request)
@@ -131,9 +130,7 @@ def collections(request: Request, caller: Caller = Depends(current_caller)) -> R
     return _json(body)
 
 
-def collection(
-    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
-) -> Response:
+def collection(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
     """``GET /collections/{collectionId}`` (/req/core/sfc-md-success)."""
     fmt = _format(request, {"f"})
     found, access = services_of(request).catalog.get(caller, collection_id)
@@ -182,9 +179,7 @@ def _extent(found: Collection) -> dict[str, Any]:
 # --- features ------------------------------------------------------------------------------
 
 
-def items(
-    collection_id: str, request: Request, caller: Caller = Depends(current_caller)
-) -> Response:
+def items(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
     """``GET /collections/{collectionId}/items``: one page of features (/req/core/fc-response)."""
     params = check_parameters(request, ITEMS_PARAMETERS)
     fmt = chosen_format(request)
@@ -204,9 +199,7 @@ def items(
     meta["timeStamp"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     meta["links"] = links
     if fmt is Format.HTML:
-        return render(
-            request, "items.html", collection=found, page=meta, features=_html_rows(page)
-        )
+        return render(request, "items.html", collection=found, page=meta, features=_html_rows(page))
     body = b"".join(
         (
             b'{"type":"FeatureCollection","features":[',
@@ -252,7 +245,7 @@ def item(
     collection_id: str,
     feature_id: str,
     request: Request,
-    caller: Caller = Depends(current_caller),
+    caller: CurrentCaller,
 ) -> Response:
     """``GET /collections/{collectionId}/items/{featureId}`` (/req/core/f-success), with ETag."""
     fmt = _format(request, {"f"})
@@ -269,7 +262,11 @@ def item(
     ]
     if fmt is Format.HTML:
         return render(
-            request, "item.html", collection=found, feature=_html_row(feature), links=links,
+            request,
+            "item.html",
+            collection=found,
+            feature=_html_row(feature),
+            links=links,
             headers=headers,
         )
     extra = b',"links":' + orjson.dumps(links)

@@ -24,7 +24,10 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/problem+json": {"schema": PROBLEM_REF}}}
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+    }
 
 
 RESPONSES = {
@@ -43,51 +46,81 @@ def _ref(kind: str, name: str) -> dict[str, str]:
 
 PARAMETERS: dict[str, Any] = {
     "f": {
-        "name": "f", "in": "query", "required": False,
+        "name": "f",
+        "in": "query",
+        "required": False,
         "description": "Representation: json (the default) or html",
         "schema": {"type": "string", "enum": ["json", "html"]},
     },
     "collectionId": {
-        "name": "collectionId", "in": "path", "required": True,
-        "schema": {"type": "string"}, "description": "Id of a collection",
+        "name": "collectionId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Id of a collection",
     },
     "featureId": {
-        "name": "featureId", "in": "path", "required": True,
-        "schema": {"type": "string"}, "description": "Id of a feature",
+        "name": "featureId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Id of a feature",
     },
     "limit": {
-        "name": "limit", "in": "query", "required": False, "style": "form", "explode": False,
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
         "description": "Features per page; larger values are reduced to the maximum",
         "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
     },
     "bbox": {
-        "name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
+        "name": "bbox",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
         "description": "Features meeting this box: minLon,minLat,maxLon,maxLat (CRS84)",
         "schema": {
-            "type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"},
+            "type": "array",
+            "minItems": 4,
+            "maxItems": 6,
+            "items": {"type": "number"},
         },
     },
     "datetime": {
-        "name": "datetime", "in": "query", "required": False, "style": "form", "explode": False,
+        "name": "datetime",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
         "description": "Features whose time meets this instant or interval (RFC 3339, '..' open)",
         "schema": {"type": "string"},
     },
     "offset": {
-        "name": "offset", "in": "query", "required": False,
+        "name": "offset",
+        "in": "query",
+        "required": False,
         "description": "Features to skip before the page starts",
         "schema": {"type": "integer", "minimum": 0, "default": 0},
     },
     "cursor": {
-        "name": "cursor", "in": "query", "required": False,
+        "name": "cursor",
+        "in": "query",
+        "required": False,
         "description": "Position of a page, as given in next and prev links",
         "schema": {"type": "string"},
     },
 }
 
 LINK = {
-    "type": "object", "required": ["href", "rel"],
+    "type": "object",
+    "required": ["href", "rel"],
     "properties": {
-        "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"},
+        "href": {"type": "string"},
+        "rel": {"type": "string"},
+        "type": {"type": "string"},
         "title": {"type": "string"},
     },
 }
@@ -97,60 +130,109 @@ SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
         "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"},
-            "status": {"type": "integer"}, "detail": {"type": "string"},
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
             "parameter": {"type": "string"},
         },
     },
     "Link": LINK,
     "LandingPage": {
-        "type": "object", "required": ["links"],
-        "properties": {"title": {"type": "string"}, "description": {"type": "string"},
-                       "links": LINKS},
+        "type": "object",
+        "required": ["links"],
+        "properties": {
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "links": LINKS,
+        },
     },
     "ConfClasses": {
-        "type": "object", "required": ["conformsTo"],
+        "type": "object",
+        "required": ["conformsTo"],
         "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}},
     },
     "Extent": {
         "type": "object",
         "properties": {
-            "spatial": {"type": "object", "properties": {
-                "bbox": {"type": "array", "items": {
-                    "type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
-                "crs": {"type": "string"}}},
-            "temporal": {"type": "object", "properties": {
-                "interval": {"type": "array", "items": {
-                    "type": "array", "minItems": 2, "maxItems": 2,
-                    "items": {"type": "string", "format": "date-time", "nullable": True}}},
-                "trs": {"type": "string"}}},
+            "spatial": {
+                "type": "object",
+                "properties": {
+                    "bbox": {
+                        "type": "array",
+                        "items": {
+                            "type": "array",
+                            "minItems": 4,
+                            "maxItems": 6,
+                            "items": {"type": "number"},
+                        },
+                    },
+                    "crs": {"type": "string"},
+                },
+            },
+            "temporal": {
+                "type": "object",
+                "properties": {
+                    "interval": {
+                        "type": "array",
+                        "items": {
+                            "type": "array",
+                            "minItems": 2,
+                            "maxItems": 2,
+                            "items": {"type": "string", "format": "date-time", "nullable": True},
+                        },
+                    },
+                    "trs": {"type": "string"},
+                },
+            },
         },
     },
     "Collection": {
-        "type": "object", "required": ["id", "links"],
+        "type": "object",
+        "required": ["id", "links"],
         "properties": {
-            "id": {"type": "string"}, "title": {"type": "string"},
-            "description": {"type": "string"}, "links": LINKS,
-            "extent": _ref("schemas", "Extent"), "itemType": {"type": "string"},
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "links": LINKS,
+            "extent": _ref("schemas", "Extent"),
+            "itemType": {"type": "string"},
             "crs": {"type": "array", "items": {"type": "string"}},
-            "owner": {"type": "string"}, "public": {"type": "boolean"},
+            "owner": {"type": "string"},
+            "public": {"type": "boolean"},
             "access": {"type": "string", "enum": ["read", "write", "manage"]},
             "numberOfFeatures": {"type": "integer"},
         },
     },
     "Collections": {
-        "type": "object", "required": ["links", "collections"],
-        "properties": {"links": LINKS, "collections": {
-            "type": "array", "items": _ref("schemas", "Collection")}},
+        "type": "object",
+        "required": ["links", "collections"],
+        "properties": {
+            "links": LINKS,
+            "collections": {"type": "array", "items": _ref("schemas", "Collection")},
+        },
     },
     "Geometry": {
-        "type": "object", "required": ["type"],
-        "properties": {"type": {"type": "string", "enum": [
-            "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
-            "GeometryCollection"]}},
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {
+                "type": "string",
+                "enum": [
+                    "Point",
+                    "MultiPoint",
+                    "LineString",
+                    "MultiLineString",
+                    "Polygon",
+                    "MultiPolygon",
+                    "GeometryCollection",
+                ],
+            }
+        },
     },
     "Feature": {
-        "type": "object", "required": ["type", "geometry", "properties"],
+        "type": "object",
+        "required": ["type", "geometry", "properties"],
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
             "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
@@ -160,7 +242,8 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "FeatureCollection": {
-        "type": "object", "required": ["type", "features"],
+        "type": "object",
+        "required": ["type", "features"],
         "properties": {
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": {"type": "array", "items": _ref("schemas", "Feature")},
@@ -176,57 +259,96 @@ SCHEMAS: dict[str, Any] = {
 def _ok(description: str, schema: str, media: str = "application/json") -> dict[str, Any]:
     return {
         "description": description,
-        "content": {media: {"schema": _ref("schemas", schema)}, "text/html": {
-            "schema": {"type": "string"}}},
+        "content": {
+            media: {"schema": _ref("schemas", schema)},
+            "text/html": {"schema": {"type": "string"}},
+        },
     }
 
 
-def _ogc_get(summary: str, op_id: str, params: list[str], ok: dict[str, Any],
-             errors: list[str]) -> dict[str, Any]:
+def _ogc_get(
+    summary: str, op_id: str, params: list[str], ok: dict[str, Any], errors: list[str]
+) -> dict[str, Any]:
     responses = {"200": ok, "400": _ref("responses", "BadRequest")}
     codes = {"Unauthorized": "401", "NotFound": "404"}
     for name in errors:
         responses[codes[name]] = _ref("responses", name)
     if "featureId" in params:
         responses["304"] = {"description": "Not modified (If-None-Match matched the ETag)"}
-    return {"get": {
-        "summary": summary, "operationId": op_id, "tags": ["OGC API – Features"],
-        "parameters": [_ref("parameters", p) for p in params],
-        "security": [{}, {"bearerAuth": []}],
-        "responses": responses,
-    }}
+    return {
+        "get": {
+            "summary": summary,
+            "operationId": op_id,
+            "tags": ["OGC API – Features"],
+            "parameters": [_ref("parameters", p) for p in params],
+            "security": [{}, {"bearerAuth": []}],
+            "responses": responses,
+        }
+    }
 
 
 OGC_PATHS: dict[str, Any] = {
-    "/": _ogc_get("Landing page", "getLandingPage", ["f"],
-                  _ok("Links to the API definition, conformance and collections", "LandingPage"),
-                  ["Unauthorized"]),
-    "/conformance": _ogc_get("Conformance classes", "getConformance", ["f"],
-                             _ok("The conformance classes implemented", "ConfClasses"),
-                             ["Unauthorized"]),
-    "/api": {"get": {
-        "summary": "This API definition", "operationId": "getApi", "tags": ["OGC API – Features"],
-        "parameters": [_ref("parameters", "f")], "security": [{}, {"bearerAuth": []}],
-        "responses": {"200": {"description": "The OpenAPI 3.0 document", "content": {
-            OPENAPI_JSON: {"schema": {"type": "object"}}}},
-            "400": _ref("responses", "BadRequest")},
-    }},
-    "/collections": _ogc_get("Collections you may read", "getCollections", ["f"],
-                             _ok("The collections this caller may read", "Collections"),
-                             ["Unauthorized"]),
+    "/": _ogc_get(
+        "Landing page",
+        "getLandingPage",
+        ["f"],
+        _ok("Links to the API definition, conformance and collections", "LandingPage"),
+        ["Unauthorized"],
+    ),
+    "/conformance": _ogc_get(
+        "Conformance classes",
+        "getConformance",
+        ["f"],
+        _ok("The conformance classes implemented", "ConfClasses"),
+        ["Unauthorized"],
+    ),
+    "/api": {
+        "get": {
+            "summary": "This API definition",
+            "operationId": "getApi",
+            "tags": ["OGC API – Features"],
+            "parameters": [_ref("parameters", "f")],
+            "security": [{}, {"bearerAuth": []}],
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI 3.0 document",
+                    "content": {OPENAPI_JSON: {"schema": {"type": "object"}}},
+                },
+                "400": _ref("responses", "BadRequest"),
+            },
+        }
+    },
+    "/collections": _ogc_get(
+        "Collections you may read",
+        "getCollections",
+        ["f"],
+        _ok("The collections this caller may read", "Collections"),
+        ["Unauthorized"],
+    ),
     "/collections/{collectionId}": _ogc_get(
-        "One collection", "describeCollection", ["collectionId", "f"],
-        _ok("The collection", "Collection"), ["Unauthorized", "NotFound"]),
+        "One collection",
+        "describeCollection",
+        ["collectionId", "f"],
+        _ok("The collection", "Collection"),
+        ["Unauthorized", "NotFound"],
+    ),
     "/collections/{collectionId}/items": _ogc_get(
-        "Features of a collection", "getFeatures",
+        "Features of a collection",
+        "getFeatures",
         ["collectionId", "f", "limit", "bbox", "datetime", "offset", "cursor"],
         _ok("A page of features", "FeatureCollection", "application/geo+json"),
-        ["Unauthorized", "NotFound"]),
+        ["Unauthorized", "NotFound"],
+    ),
     "/collections/{collectionId}/items/{featureId}": _ogc_get(
-        "One feature", "getFeature", ["collectionId", "featureId", "f"],
-        {**_ok("The feature", "Feature", "application/geo+json"),
-         "headers": {"ETag": {"schema": {"type": "string"}}}},
-        ["Unauthorized", "NotFound"]),
+        "One feature",
+        "getFeature",
+        ["collectionId", "featureId", "f"],
+        {
+            **_ok("The feature", "Feature", "application/geo+json"),
+            "headers": {"ETag": {"schema": {"type": "string"}}},
+        },
+        ["Unauthorized", "NotFound"],
+    ),
 }
 
 

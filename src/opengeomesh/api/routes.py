@@ -44,9 +44,7 @@ OGC_ROUTES = [
     Route("/collections", ogc.collections, READ, "Collections you may read"),
     Route("/collections/{collection_id}", ogc.collection, READ, "One collection"),
     Route("/collections/{collection_id}/items", ogc.items, READ, "Features of a collection"),
-    Route(
-        "/collections/{collection_id}/items/{feature_id}", ogc.item, READ, "One feature"
-    ),
+    Route("/collections/{collection_id}/items/{feature_id}", ogc.item, READ, "One feature"),
 ]
 
 MANAGE_ROUTES = [
@@ -54,53 +52,70 @@ MANAGE_ROUTES = [
     Route("/manage/users", manage.list_users, ["GET"], "List users"),
     Route("/manage/users", manage.add_user, ["POST"], "Add a user", 201),
     Route("/manage/users/{name}/tokens", manage.list_tokens, ["GET"], "List a user's tokens"),
-    Route(
-        "/manage/users/{name}/tokens", manage.create_token, ["POST"], "Create a token", 201
-    ),
+    Route("/manage/users/{name}/tokens", manage.create_token, ["POST"], "Create a token", 201),
     Route(
         "/manage/users/{name}/tokens/{token_id}",
-        manage.delete_token, ["DELETE"], "Withdraw a token", 204,
+        manage.delete_token,
+        ["DELETE"],
+        "Withdraw a token",
+        204,
     ),
     Route("/manage/groups", manage.list_groups, ["GET"], "List groups"),
     Route("/manage/groups", manage.add_group, ["POST"], "Add a group", 201),
-    Route(
-        "/manage/groups/{name}/members", manage.add_member, ["POST"], "Add a group member"
-    ),
+    Route("/manage/groups/{name}/members", manage.add_member, ["POST"], "Add a group member"),
     Route("/manage/collections", manage.list_collections, ["GET"], "List your collections"),
+    Route("/manage/collections", manage.create_collection, ["POST"], "Create a collection", 201),
     Route(
-        "/manage/collections", manage.create_collection, ["POST"], "Create a collection", 201
-    ),
-    Route(
-        "/manage/collections/{collection_id}", manage.get_collection, ["GET"],
+        "/manage/collections/{collection_id}",
+        manage.get_collection,
+        ["GET"],
         "A collection's settings",
     ),
     Route(
-        "/manage/collections/{collection_id}", manage.update_collection, ["PATCH"],
+        "/manage/collections/{collection_id}",
+        manage.update_collection,
+        ["PATCH"],
         "Change a collection",
     ),
     Route(
-        "/manage/collections/{collection_id}", manage.delete_collection, ["DELETE"],
-        "Delete a collection", 204,
+        "/manage/collections/{collection_id}",
+        manage.delete_collection,
+        ["DELETE"],
+        "Delete a collection",
+        204,
     ),
     Route(
-        "/manage/collections/{collection_id}/import", manage.import_features, ["POST"],
-        "Import GeoJSON features", extra={"openapi_extra": IMPORT_BODY},
+        "/manage/collections/{collection_id}/import",
+        manage.import_features,
+        ["POST"],
+        "Import GeoJSON features",
+        extra={"openapi_extra": IMPORT_BODY},
     ),
     Route(
-        "/manage/collections/{collection_id}/export", manage.export_features, ["GET"],
-        "Export features as GeoJSON", extra={"responses": EXPORT_RESPONSE},
+        "/manage/collections/{collection_id}/export",
+        manage.export_features,
+        ["GET"],
+        "Export features as GeoJSON",
+        extra={"responses": EXPORT_RESPONSE},
     ),
     Route(
-        "/manage/collections/{collection_id}/grants", manage.list_grants, ["GET"],
+        "/manage/collections/{collection_id}/grants",
+        manage.list_grants,
+        ["GET"],
         "List local grants",
     ),
     Route(
-        "/manage/collections/{collection_id}/grants", manage.put_grant, ["PUT"],
+        "/manage/collections/{collection_id}/grants",
+        manage.put_grant,
+        ["PUT"],
         "Grant read or write",
     ),
     Route(
-        "/manage/collections/{collection_id}/grants/{subject}", manage.delete_grant, ["DELETE"],
-        "Take a grant back", 204,
+        "/manage/collections/{collection_id}/grants/{subject}",
+        manage.delete_grant,
+        ["DELETE"],
+        "Take a grant back",
+        204,
     ),
 ]
 
@@ -109,7 +124,10 @@ def install_routes(app: FastAPI) -> None:
     """Add every route of the table to ``app``."""
     for route in OGC_ROUTES:
         app.add_api_route(
-            route.path, route.endpoint, methods=route.methods, summary=route.summary,
+            route.path,
+            route.endpoint,
+            methods=route.methods,
+            summary=route.summary,
             include_in_schema=False,
         )
     for route in MANAGE_ROUTES:
@@ -119,6 +137,10 @@ def install_routes(app: FastAPI) -> None:
         if route.status_code == 204:
             options["response_model"] = None
         app.add_api_route(
-            route.path, route.endpoint, methods=route.methods, summary=route.summary,
-            tags=[MANAGE_TAG], **options,
+            route.path,
+            route.endpoint,
+            methods=route.methods,
+            summary=route.summary,
+            tags=[MANAGE_TAG],
+            **options,
         )

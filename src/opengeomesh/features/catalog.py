@@ -184,9 +184,9 @@ class Catalog:
 
     # --- features -----------------------------------------------------------------------------
 
-    def items(self, caller: Caller, collection_id: str, query: ItemsQuery) -> tuple[
-        Collection, ItemsPage
-    ]:
+    def items(
+        self, caller: Caller, collection_id: str, query: ItemsQuery
+    ) -> tuple[Collection, ItemsPage]:
         collection = self.require(caller, collection_id, Access.READ)
         page = self._features.page(collection, query, count_limit=self._count_limit)
         return collection, page
@@ -211,7 +211,9 @@ class Catalog:
         """Add every feature of a GeoJSON or newline-delimited source, all or nothing."""
         collection = self.require(caller, collection_id, Access.WRITE)
         reader = FeatureReader(
-            stream, source_format, temporal_property=collection.temporal_property,
+            stream,
+            source_format,
+            temporal_property=collection.temporal_property,
             progress=progress,
         )
         try:
@@ -222,7 +224,9 @@ class Catalog:
                 f"{exc.feature_id!r} is used by another feature of the collection",
             ) from None
 
-    def export(self, caller: Caller, collection_id: str) -> tuple[Collection, Iterator[StoredFeature]]:
+    def export(
+        self, caller: Caller, collection_id: str
+    ) -> tuple[Collection, Iterator[StoredFeature]]:
         collection = self.require(caller, collection_id, Access.READ)
         return collection, self._features.scan(collection)
 

@@ -72,10 +72,12 @@ class FeatureReader:
             try:
                 yield parse_feature(obj, temporal_property=self._temporal)
             except InvalidInput as exc:
-                raise InvalidInput(
-                    f"features[{self.index}].{exc.field}", exc.reason
-                ) from None
-        if not found and source_format is SourceFormat.FEATURE_COLLECTION and b'"features"' not in head:
+                raise InvalidInput(f"features[{self.index}].{exc.field}", exc.reason) from None
+        if (
+            not found
+            and source_format is SourceFormat.FEATURE_COLLECTION
+            and b'"features"' not in head
+        ):
             raise InvalidInput("file", "no features found: expected a GeoJSON FeatureCollection")
 
     def _members(self) -> Iterator[Any]:
@@ -92,7 +94,9 @@ class FeatureReader:
             try:
                 yield orjson.loads(text)
             except orjson.JSONDecodeError as exc:
-                raise InvalidInput(f"features[{self.index + 1}]", f"not valid JSON: {exc}") from None
+                raise InvalidInput(
+                    f"features[{self.index + 1}]", f"not valid JSON: {exc}"
+                ) from None
 
 
 def _sniff(head: bytes) -> SourceFormat:

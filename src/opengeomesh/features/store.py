@@ -41,6 +41,7 @@ class CollectionStore(Protocol):
     def granted_access(self, user_id: int, group_ids: frozenset[int]) -> dict[int, Access]:
         """The best access that grants give these subjects, per collection key."""
         ...
+
     def set_grant(
         self, key: int, kind: SubjectKind, subject_id: int, permission: Permission
     ) -> None: ...
@@ -58,6 +59,7 @@ class FeatureStore(Protocol):
         Raises :class:`DuplicateFeatureId` when an id is taken.
         """
         ...
+
     def scan(self, collection: Collection) -> Iterator[StoredFeature]: ...
 
 

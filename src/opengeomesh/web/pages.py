@@ -25,7 +25,9 @@ def render(
 ) -> HTMLResponse:
     """A page from ``templates/``; every page gets the request's base path for asset links."""
     services = request.app.state.services
-    page = _environment().get_template(template).render(
-        request=request, site_title=services.settings.title, **context
+    page = (
+        _environment()
+        .get_template(template)
+        .render(request=request, site_title=services.settings.title, **context)
     )
     return HTMLResponse(page, headers=headers)

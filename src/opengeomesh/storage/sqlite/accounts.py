@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
 from opengeomesh.accounts.models import ApiToken, Group, User
 from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
@@ -10,16 +10,10 @@ from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
 _USER_COLUMNS = "id, name, display_name, is_admin, created"
 
 
-def _user(row: sqlite3.Row | tuple[object, ...]) -> User:
-    created = parse_time(str(row[4]))
+def _user(row: Any) -> User:
+    created = parse_time(row[4])
     assert created is not None
-    return User(
-        id=int(row[0]),  # type: ignore[call-overload]
-        name=str(row[1]),
-        display_name=str(row[2]),
-        is_admin=bool(row[3]),
-        created=created,
-    )
+    return User(id=row[0], name=row[1], display_name=row[2], is_admin=bool(row[3]), created=created)
 
 
 class SqliteAccountStore:
@@ -40,21 +34,27 @@ class SqliteAccountStore:
         return _user(row)
 
     def get_user(self, name: str) -> User | None:
-        row = self._db.connection().execute(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE name = ?", (name,)
-        ).fetchone()
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {_USER_COLUMNS} FROM users WHERE name = ?", (name,))
+            .fetchone()
+        )
         return None if row is None else _user(row)
 
     def get_user_by_id(self, user_id: int) -> User | None:
-        row = self._db.connection().execute(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)
-        ).fetchone()
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+            .fetchone()
+        )
         return None if row is None else _user(row)
 
     def list_users(self) -> list[User]:
-        rows = self._db.connection().execute(
-            f"SELECT {_USER_COLUMNS} FROM users ORDER BY name"
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name")
+            .fetchall()
+        )
         return [_user(row) for row in rows]
 
     def add_group(self, name: str) -> Group:
@@ -72,17 +72,23 @@ class SqliteAccountStore:
         return Group(id=row[0], name=row[1], members=self._members(row[0]))
 
     def list_groups(self) -> list[Group]:
-        rows = self._db.connection().execute(
-            "SELECT id, name FROM user_groups ORDER BY name"
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute("SELECT id, name FROM user_groups ORDER BY name")
+            .fetchall()
+        )
         return [Group(id=r[0], name=r[1], members=self._members(r[0])) for r in rows]
 
     def _members(self, group_id: int) -> tuple[str, ...]:
-        rows = self._db.connection().execute(
-            "SELECT u.name FROM group_members m JOIN users u ON u.id = m.user_id"
-            " WHERE m.group_id = ? ORDER BY u.name",
-            (group_id,),
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT u.name FROM group_members m JOIN users u ON u.id = m.user_id"
+                " WHERE m.group_id = ? ORDER BY u.name",
+                (group_id,),
+            )
+            .fetchall()
+        )
         return tuple(r[0] for r in rows)
 
     def add_member(self, group_id: int, user_id: int) -> bool:
@@ -94,9 +100,11 @@ class SqliteAccountStore:
         return cur.rowcount > 0
 
     def group_ids_of(self, user_id: int) -> frozenset[int]:
-        rows = self._db.connection().execute(
-            "SELECT group_id FROM group_members WHERE user_id = ?", (user_id,)
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute("SELECT group_id FROM group_members WHERE user_id = ?", (user_id,))
+            .fetchall()
+        )
         return frozenset(r[0] for r in rows)
 
     def add_token(self, user_id: int, label: str, token_hash: str) -> ApiToken:
@@ -112,19 +120,27 @@ class SqliteAccountStore:
         return ApiToken(id=int(cur.lastrowid or 0), user_name=name, label=label, created=moment)
 
     def user_for_token(self, token_hash: str) -> User | None:
-        row = self._db.connection().execute(
-            "SELECT u.id, u.name, u.display_name, u.is_admin, u.created"
-            " FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
-            (token_hash,),
-        ).fetchone()
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT u.id, u.name, u.display_name, u.is_admin, u.created"
+                " FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+                (token_hash,),
+            )
+            .fetchone()
+        )
         return None if row is None else _user(row)
 
     def list_tokens(self, user_id: int) -> list[ApiToken]:
-        rows = self._db.connection().execute(
-            "SELECT t.id, u.name, t.label, t.created, t.last_used FROM api_tokens t"
-            " JOIN users u ON u.id = t.user_id WHERE t.user_id = ? ORDER BY t.id",
-            (user_id,),
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT t.id, u.name, t.label, t.created, t.last_used FROM api_tokens t"
+                " JOIN users u ON u.id = t.user_id WHERE t.user_id = ? ORDER BY t.id",
+                (user_id,),
+            )
+            .fetchall()
+        )
         tokens = []
         for row in rows:
             created = parse_time(row[3])

@@ -61,8 +61,16 @@ class SqliteCollectionStore:
             cur = conn.execute(
                 "INSERT INTO collections(id, title, description, owner_id, public,"
                 " temporal_property, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (collection_id, title, description, owner_id, int(public), temporal_property,
-                 stamp, stamp),
+                (
+                    collection_id,
+                    title,
+                    description,
+                    owner_id,
+                    int(public),
+                    temporal_property,
+                    stamp,
+                    stamp,
+                ),
             )
             create_feature_tables(conn, int(cur.lastrowid or 0))
         created = self.get(collection_id)
@@ -70,9 +78,11 @@ class SqliteCollectionStore:
         return created
 
     def get(self, collection_id: str) -> Collection | None:
-        row = self._db.connection().execute(
-            f"SELECT {_COLUMNS} {_FROM} WHERE c.id = ?", (collection_id,)
-        ).fetchone()
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {_COLUMNS} {_FROM} WHERE c.id = ?", (collection_id,))
+            .fetchone()
+        )
         return None if row is None else _collection(row)
 
     def all(self) -> list[Collection]:
@@ -96,30 +106,42 @@ class SqliteCollectionStore:
             drop_feature_tables(conn, key)
 
     def grants(self, key: int) -> list[Grant]:
-        rows = self._db.connection().execute(
-            "SELECT g.subject_kind, g.subject_id,"
-            " CASE g.subject_kind WHEN 'user' THEN u.name ELSE gr.name END, g.permission"
-            " FROM collection_grants g"
-            " LEFT JOIN users u ON g.subject_kind = 'user' AND u.id = g.subject_id"
-            " LEFT JOIN user_groups gr ON g.subject_kind = 'group' AND gr.id = g.subject_id"
-            " WHERE g.collection_key = ? ORDER BY g.subject_kind DESC, 3",
-            (key,),
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT g.subject_kind, g.subject_id,"
+                " CASE g.subject_kind WHEN 'user' THEN u.name ELSE gr.name END, g.permission"
+                " FROM collection_grants g"
+                " LEFT JOIN users u ON g.subject_kind = 'user' AND u.id = g.subject_id"
+                " LEFT JOIN user_groups gr ON g.subject_kind = 'group' AND gr.id = g.subject_id"
+                " WHERE g.collection_key = ? ORDER BY g.subject_kind DESC, 3",
+                (key,),
+            )
+            .fetchall()
+        )
         return [
-            Grant(kind=SubjectKind(r[0]), subject_id=r[1], subject_name=r[2],
-                  permission=Permission(r[3]))
+            Grant(
+                kind=SubjectKind(r[0]),
+                subject_id=r[1],
+                subject_name=r[2],
+                permission=Permission(r[3]),
+            )
             for r in rows
         ]
 
     def granted_access(self, user_id: int, group_ids: frozenset[int]) -> dict[int, Access]:
         marks = ",".join("?" * len(group_ids))
         group_clause = f" OR (subject_kind = 'group' AND subject_id IN ({marks}))" if marks else ""
-        rows = self._db.connection().execute(
-            "SELECT collection_key, max(CASE permission WHEN 'write' THEN 2 ELSE 1 END)"
-            " FROM collection_grants WHERE (subject_kind = 'user' AND subject_id = ?)"
-            f"{group_clause} GROUP BY collection_key",
-            (user_id, *sorted(group_ids)),
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT collection_key, max(CASE permission WHEN 'write' THEN 2 ELSE 1 END)"
+                " FROM collection_grants WHERE (subject_kind = 'user' AND subject_id = ?)"
+                f"{group_clause} GROUP BY collection_key",
+                (user_id, *sorted(group_ids)),
+            )
+            .fetchall()
+        )
         return {key: Access(level) for key, level in rows}
 
     def set_grant(

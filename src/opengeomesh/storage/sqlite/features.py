@@ -55,8 +55,12 @@ def drop_feature_tables(conn: sqlite3.Connection, key: int) -> None:
 
 def _stored(row: Any) -> StoredFeature:
     return StoredFeature(
-        id=row[1], id_is_number=bool(row[2]), geometry_json=row[3], properties_json=row[4],
-        version=row[5], key=row[0],
+        id=row[1],
+        id_is_number=bool(row[2]),
+        geometry_json=row[3],
+        properties_json=row[4],
+        version=row[5],
+        key=row[0],
     )
 
 
@@ -118,9 +122,11 @@ class SqliteFeatureStore:
 
     def get(self, collection: Collection, feature_id: str) -> StoredFeature | None:
         table, _ = _tables(collection.key)
-        row = self._db.connection().execute(
-            f"SELECT {_SELECT} FROM {table} f WHERE f.id = ?", (feature_id,)
-        ).fetchone()
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {_SELECT} FROM {table} f WHERE f.id = ?", (feature_id,))
+            .fetchone()
+        )
         return None if row is None else _stored(row)
 
     def add_many(self, collection: Collection, features: Iterable[NewFeature]) -> int:
@@ -162,10 +168,14 @@ class SqliteFeatureStore:
         table, _ = _tables(collection.key)
         last = 0
         while True:
-            rows = self._db.connection().execute(
-                f"SELECT {_SELECT} FROM {table} f WHERE f.fid > ? ORDER BY f.fid LIMIT ?",
-                (last, BATCH),
-            ).fetchall()
+            rows = (
+                self._db.connection()
+                .execute(
+                    f"SELECT {_SELECT} FROM {table} f WHERE f.fid > ? ORDER BY f.fid LIMIT ?",
+                    (last, BATCH),
+                )
+                .fetchall()
+            )
             if not rows:
                 return
             for row in rows:
@@ -272,6 +282,6 @@ class _Extent:
                 self.times = [min(self.times[0], feature.t0), max(self.times[1], t1)]
 
     def values(self) -> tuple[float | None, ...]:
-        box = self.box or [None, None, None, None]
-        times = self.times or [None, None]
+        box: list[float | None] = [None] * 4 if self.box is None else list(self.box)
+        times: list[float | None] = [None] * 2 if self.times is None else list(self.times)
         return (*box, *times)

@@ -1,0 +1,345 @@
+"""The measurements: items paging under load, bbox queries (HTTP and in-process), a full walk.
+
+Each function is bounded in requests and in time, talks only to the loopback server it is
+given, and returns plain JSON-ready dicts so a run can be saved and rendered later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+
+from workload import REGION, points, rss_mib
+
+PAGE = 100  # the page size the issue asks about
+BBOX_LIMIT = 10_000  # bbox queries ask for everything in the box in one page (max_limit)
+
+Box = tuple[float, float, float, float]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0-100) of unsorted values."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def latency_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """Median, p90 and p99 of durations given in seconds, in milliseconds."""
+    return {
+        "median": percentile(seconds, 50) * 1000,
+        "p90": percentile(seconds, 90) * 1000,
+        "p99": percentile(seconds, 99) * 1000,
+    }
+
+
+def _headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Accept": "application/geo+json"}
+
+
+def _next_link(page: dict[str, Any]) -> str | None:
+    return next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+
+
+# --- items pages under concurrent load ------------------------------------------------------
+
+
+async def items_load(
+    base: str,
+    token: str,
+    collection_id: str,
+    total: int,
+    scenario: str,
+    *,
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Pages of ``limit=100`` per second from ``concurrency`` clients for ``duration`` seconds.
+
+    Scenarios: ``first`` (the first page, again and again), ``offset`` (a random ``offset``
+    each time) and ``cursor`` (each client follows ``next`` links; a chain starts at a random
+    offset, and that starting request is not counted). Only requests that finish inside the
+    measured window (after ``warmup``) count.
+    """
+    path = f"{base}/collections/{collection_id}/items"
+    start = time.perf_counter()
+    window = (start + warmup, start + warmup + duration)
+    latencies: list[float] = []
+    problems: list[str] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=_headers(token), limits=limits, timeout=60) as client:
+
+        async def fetch(url: str, params: dict[str, int] | None) -> tuple[dict[str, Any], float]:
+            began = time.perf_counter()
+            response = await client.get(url, params=params)
+            ended = time.perf_counter()
+            if response.status_code != 200:
+                problems.append(f"{response.status_code} {response.text[:200]}")
+                return {}, ended
+            page = orjson.loads(response.content)
+            if page["numberReturned"] != PAGE and _next_link(page) is not None:
+                problems.append(f"short page: {page['numberReturned']} features")
+            if window[0] <= began and ended <= window[1]:
+                latencies.append(ended - began)
+            return page, ended
+
+        async def client_loop(number: int) -> None:
+            rnd = random.Random(seed * 1000 + number)
+            following: str | None = None
+            while time.perf_counter() < window[1] and len(problems) < 20:
+                if scenario == "first":
+                    await fetch(path, {"limit": PAGE})
+                elif scenario == "offset":
+                    await fetch(path, {"limit": PAGE, "offset": rnd.randrange(total - PAGE)})
+                elif following is None:
+                    offset = rnd.randrange(total - PAGE)
+                    response = await client.get(path, params={"limit": PAGE, "offset": offset})
+                    following = _next_link(orjson.loads(response.content))
+                else:
+                    page, _ = await fetch(following, None)
+                    following = _next_link(page) if page else None
+
+        await asyncio.gather(*(client_loop(n) for n in range(concurrency)))
+    return {
+        "scenario": scenario,
+        "concurrency": concurrency,
+        "duration_s": duration,
+        "requests": len(latencies),
+        "per_second": len(latencies) / duration,
+        "latency_ms": latency_ms(latencies),
+        "errors": problems[:5],
+        "error_count": len(problems),
+    }
+
+
+# --- bbox queries --------------------------------------------------------------------------
+
+
+def boxes(total: int, expected: float, count: int, seed: int) -> list[Box]:
+    """``count`` random square boxes, each expected to hold ``expected`` of ``total`` points."""
+    side = REGION.box_side(total, expected)
+    rnd = random.Random(seed)
+    return [REGION.random_box(rnd, side) for _ in range(count)]
+
+
+def true_counts(total: int, chosen: Sequence[Box]) -> list[int]:
+    """How many points of the data set lie in each box (edges included), from the generator."""
+    xy = np.fromiter(
+        ((x, y) for _, x, y, _ in points(total)), dtype=np.dtype((np.float64, 2)), count=total
+    )
+    x, y = xy[:, 0], xy[:, 1]
+    return [int(((x >= w) & (x <= e) & (y >= s) & (y <= n)).sum()) for w, s, e, n in chosen]
+
+
+def bbox_http(
+    base: str, token: str, collection_id: str, chosen: Sequence[Box], expected: Sequence[int]
+) -> dict[str, Any]:
+    """Sequential bbox requests (one at a time, so latency is not queueing); checks each count."""
+    path = f"{base}/collections/{collection_id}/items"
+    latencies: list[float] = []
+    returned: list[int] = []
+    wrong = 0
+    with httpx.Client(headers=_headers(token), timeout=60) as client:
+        for box in chosen[:5]:  # warm-up
+            client.get(path, params={"bbox": _bbox_text(box), "limit": BBOX_LIMIT})
+        for box, truth in zip(chosen, expected, strict=True):
+            began = time.perf_counter()
+            response = client.get(path, params={"bbox": _bbox_text(box), "limit": BBOX_LIMIT})
+            body = response.content
+            latencies.append(time.perf_counter() - began)
+            response.raise_for_status()
+            page = orjson.loads(body)
+            returned.append(page["numberReturned"])
+            if page["numberReturned"] != truth or page.get("numberMatched") != truth:
+                wrong += 1
+    return _bbox_summary(latencies, returned, wrong)
+
+
+def bbox_store(
+    data_dir: Path, collection_id: str, chosen: Sequence[Box], expected: Sequence[int]
+) -> dict[str, Any]:
+    """The same queries in-process through ``Catalog.items``: storage cost without HTTP.
+
+    ``encode_ms`` is the extra time to turn the page's features into GeoJSON bytes, as the
+    items handler does.
+    """
+    from opengeomesh.config import load_settings
+    from opengeomesh.features.encoding import feature_bytes
+    from opengeomesh.features.query import parse_items_query
+    from opengeomesh.services import open_services
+
+    settings = load_settings({"data_dir": data_dir}, environ={})
+    services = open_services(settings)
+    try:
+        caller = services.accounts.caller_for_user("bench")
+        latencies: list[float] = []
+        encodes: list[float] = []
+        returned: list[int] = []
+        wrong = 0
+        for warm, box in enumerate([*chosen[:5], *chosen]):
+            query = parse_items_query(
+                {"bbox": _bbox_text(box), "limit": str(BBOX_LIMIT)},
+                default_limit=settings.default_limit,
+                max_limit=settings.max_limit,
+            )
+            began = time.perf_counter()
+            _, page = services.catalog.items(caller, collection_id, query)
+            queried = time.perf_counter()
+            b",".join(feature_bytes(f) for f in page.features)
+            encoded = time.perf_counter()
+            if warm < 5:
+                continue
+            latencies.append(queried - began)
+            encodes.append(encoded - queried)
+            returned.append(len(page.features))
+            if len(page.features) != expected[warm - 5]:
+                wrong += 1
+        summary = _bbox_summary(latencies, returned, wrong)
+        summary["encode_ms"] = latency_ms(encodes)
+        return summary
+    finally:
+        services.close()
+
+
+def _bbox_text(box: Box) -> str:
+    return ",".join(f"{v:.6f}" for v in box)
+
+
+def _bbox_summary(latencies: list[float], returned: list[int], wrong: int) -> dict[str, Any]:
+    middle = percentile(returned, 50)
+    lat = latency_ms(latencies)
+    return {
+        "requests": len(latencies),
+        "latency_ms": lat,
+        "returned": {
+            "median": middle,
+            "min": min(returned),
+            "max": max(returned),
+            "mean": sum(returned) / len(returned),
+        },
+        "us_per_feature": 1000 * lat["median"] / middle if middle else math.nan,
+        "wrong_counts": wrong,
+    }
+
+
+# --- a full walk with the server's memory watched --------------------------------------------
+
+
+class RssSampler(threading.Thread):
+    """Samples a process's VmRSS every ``interval`` seconds, with the walk's progress."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[tuple[float, int, float]] = []  # (seconds, pages done, MiB)
+        self.pages = 0
+        self._stop_event = threading.Event()
+        self._began = time.perf_counter()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            rss = rss_mib(self.pid)
+            if rss is None:
+                return
+            self.samples.append((time.perf_counter() - self._began, self.pages, rss))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+def walk(
+    base: str, token: str, pid: int, collection_id: str, total: int, limit: int, max_s: float
+) -> dict[str, Any]:
+    """Follow ``next`` links through a whole collection, sampling the server's RSS.
+
+    Checks that every feature id comes exactly once. Stops early (and says so) after ``max_s``.
+    """
+    url: str | None = f"{base}/collections/{collection_id}/items?limit={limit}"
+    seen = bytearray(total + 1)
+    features = duplicates = strangers = pages = 0
+    latencies: list[float] = []
+    with httpx.Client(headers=_headers(token), timeout=120) as client:
+        client.get(f"{base}/").raise_for_status()
+        time.sleep(1)
+        start_rss = rss_mib(pid)
+        sampler = RssSampler(pid)
+        sampler.start()
+        began = time.perf_counter()
+        finished = True
+        try:
+            while url is not None:
+                if time.perf_counter() - began > max_s:
+                    finished = False
+                    break
+                sent = time.perf_counter()
+                response = client.get(url)
+                body = response.content
+                latencies.append(time.perf_counter() - sent)
+                response.raise_for_status()
+                page = orjson.loads(body)
+                for feature in page["features"]:
+                    fid = feature["id"]
+                    if not isinstance(fid, int) or not 0 < fid <= total:
+                        strangers += 1
+                    elif seen[fid]:
+                        duplicates += 1
+                    else:
+                        seen[fid] = 1
+                features += len(page["features"])
+                pages += 1
+                sampler.pages = pages
+                url = _next_link(page)
+            elapsed = time.perf_counter() - began
+            time.sleep(1)
+        finally:
+            sampler.stop()
+    end_rss = rss_mib(pid)
+    rss = [s[2] for s in sampler.samples]
+    return {
+        "limit": limit,
+        "finished": finished,
+        "pages": pages,
+        "features": features,
+        "distinct": sum(seen),
+        "duplicates": duplicates,
+        "unknown_ids": strangers,
+        "missing": total - sum(seen),
+        "seconds": elapsed,
+        "pages_per_second": pages / elapsed,
+        "features_per_second": features / elapsed,
+        "latency_ms": latency_ms(latencies),
+        "rss_mib": {
+            "start": start_rss,
+            "max": max(rss, default=math.nan),
+            "end": end_rss,
+            "by_progress": _rss_by_progress(sampler.samples, pages),
+        },
+    }
+
+
+def _rss_by_progress(samples: list[tuple[float, int, float]], pages: int) -> dict[str, float]:
+    """RSS when 0, 25, 50, 75 and 100 % of the pages were done (the first sample at or past)."""
+    marks: dict[str, float] = {}
+    for share in (0, 25, 50, 75, 100):
+        target = pages * share / 100
+        hit = next((rss for _, done, rss in samples if done >= target), None)
+        if hit is not None:
+            marks[f"{share}%"] = hit
+    return marks

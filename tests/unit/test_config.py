@@ -1,0 +1,50 @@
+"""Settings come from defaults < config.toml < OGM_* environment < flags."""
+
+from pathlib import Path
+
+import pytest
+
+from opengeomesh.config import load_settings
+from opengeomesh.errors import InvalidInput
+
+
+def test_sources_in_order(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('port = 9000\ntitle = "From file"\nmax_limit = 500\n')
+    env = {"OGM_PORT": "9100", "OGM_TITLE": "From env"}
+    settings = load_settings({"data_dir": tmp_path, "port": 9200}, environ=env)
+    assert settings.port == 9200  # flag beats environment
+    assert settings.title == "From env"  # environment beats file
+    assert settings.max_limit == 500  # file beats default
+    assert settings.default_limit == 100  # default
+
+
+def test_data_dir_from_environment(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("port = 9300\n")
+    settings = load_settings({}, environ={"OGM_DATA_DIR": str(tmp_path)})
+    assert settings.data_dir == tmp_path
+    assert settings.port == 9300
+
+
+def test_bad_values_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        load_settings({"data_dir": tmp_path}, environ={"OGM_PORT": "many"})
+    assert caught.value.field == "port"
+    (tmp_path / "config.toml").write_text("colour = 'red'\n")
+    with pytest.raises(InvalidInput, match="colour"):
+        load_settings({"data_dir": tmp_path}, environ={})
+
+
+def test_database_url_is_masked(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"data_dir": tmp_path, "database_url": "sqlite:////srv/ogm.sqlite"}, environ={}
+    )
+    assert settings.sqlite_path == Path("/srv/ogm.sqlite")
+    assert settings.masked()["database_url"] == "sqlite:////srv/ogm.sqlite"
+    from opengeomesh.config import _mask_url
+
+    assert _mask_url("postgresql://ogm:s3cret@db/ogm") == "postgresql://ogm:***@db/ogm"
+
+
+def test_postgres_not_yet(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="database_url"):
+        load_settings({"data_dir": tmp_path, "database_url": "postgresql://x/y"}, environ={})
