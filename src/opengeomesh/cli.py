@@ -101,7 +101,7 @@ def serve(
     data: DataOpt = None,
     database_url: DbOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (0: any free port)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     public_url: Annotated[str | None, typer.Option(help="URL clients reach us at")] = None,
     sample: Annotated[bool, typer.Option(help="Load sample layers into an empty server")] = False,
 ) -> None:
@@ -245,6 +245,26 @@ def token_create(
         issued = services.accounts.create_token(user, label)
     err.print(f"token {issued.record.id} for {user}: keep it now, it is not shown again")
     print(issued.secret)
+
+
+@token_app.command("list")
+def token_list(user: str, data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """List a user's tokens (the tokens themselves are never kept)."""
+    with _services(data, database_url) as services:
+        table = Table("id", "label", "created")
+        for token in services.accounts.tokens(user):
+            table.add_row(str(token.id), token.label, token.created.isoformat())
+    out.print(table)
+
+
+@token_app.command("delete")
+def token_delete(
+    user: str, token_id: int, data: DataOpt = None, database_url: DbOpt = None
+) -> None:
+    """Withdraw a token; it stops working at once."""
+    with _services(data, database_url) as services:
+        services.accounts.delete_token(user, token_id)
+    out.print(f"token {token_id} of {user} withdrawn")
 
 
 # --- collections ---------------------------------------------------------------------------

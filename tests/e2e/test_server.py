@@ -140,3 +140,8 @@ def test_token_printed_alone(tmp_path: Path) -> None:
     assert result.stdout.strip().startswith("ogm_") and len(result.stdout.split()) == 1
     mode = stat.S_IMODE((data / "opengeomesh.sqlite").stat().st_mode)
     assert mode & stat.S_IWOTH == 0
+    assert "│ 1  │" in cli("token", "list", "alice", data=data).stdout
+    cli("token", "delete", "alice", "1", data=data)
+    assert "│ 1  │" not in cli("token", "list", "alice", data=data).stdout
+    missing = cli("token", "delete", "alice", "1", data=data, check=False)
+    assert missing.returncode == 2 and "no token 1" in missing.stderr

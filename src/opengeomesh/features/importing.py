@@ -33,13 +33,11 @@ NDJSON_MEDIA_TYPES = ("application/x-ndjson", "application/geo+json-seq", "appli
 
 
 def format_for(name: str | None = None, media_type: str | None = None) -> SourceFormat | None:
-    """The format a file name or media type announces, if it announces one."""
+    """Newline-delimited when a file name or media type says so; otherwise ``None`` (sniff)."""
     if media_type and media_type.split(";")[0].strip().lower() in NDJSON_MEDIA_TYPES:
         return SourceFormat.NEWLINE_DELIMITED
     if name and name.lower().endswith(NDJSON_SUFFIXES):
         return SourceFormat.NEWLINE_DELIMITED
-    if name or media_type:
-        return SourceFormat.FEATURE_COLLECTION
     return None
 
 
@@ -61,6 +59,8 @@ class FeatureReader:
 
     def __iter__(self) -> Iterator[NewFeature]:
         head = self._stream.peek(SNIFF_BYTES)
+        if not head.strip():
+            raise InvalidInput("file", "is empty: expected GeoJSON features")
         source_format = self._format or _sniff(head)
         objects = (
             self._lines() if source_format is SourceFormat.NEWLINE_DELIMITED else self._members()
