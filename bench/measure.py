@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,7 +151,7 @@ async def items_load(
     warmup: float,
     duration: float,
     seed: int,
-) -> dict[str, Any]:
+) -> LoadRun:
     """Pages of ``limit=100`` per second from ``concurrency`` clients for ``duration`` seconds.
 
     Scenarios: ``first`` (the first page, again and again), ``offset`` (a random ``offset``
@@ -179,7 +180,13 @@ async def items_load(
                 else:
                     url = following
                 began = time.perf_counter()
-                status, body = await conn.get(url)
+                try:
+                    status, body = await conn.get(url)
+                except (OSError, asyncio.IncompleteReadError) as exc:
+                    problems.append(f"connection: {exc!r}")
+                    await conn.close()
+                    following = None
+                    continue
                 ended = time.perf_counter()
                 if status != 200:
                     problems.append(f"{status} {body[:200]!r}")
@@ -195,12 +202,33 @@ async def items_load(
             await conn.close()
 
     await asyncio.gather(*(client_loop(n) for n in range(concurrency)))
+    return LoadRun(scenario, concurrency, duration, latencies, problems)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadRun:
+    """The raw outcome of one :func:`items_load`."""
+
+    scenario: str
+    concurrency: int
+    duration_s: float
+    latencies: list[float]
+    problems: list[str]
+
+
+def load_summary(runs: Sequence[LoadRun]) -> dict[str, Any]:
+    """Several runs of one load (interleaved rounds) summed up as one."""
+    latencies = [value for run in runs for value in run.latencies]
+    problems = [problem for run in runs for problem in run.problems]
+    duration = sum(run.duration_s for run in runs)
     return {
-        "scenario": scenario,
-        "concurrency": concurrency,
+        "scenario": runs[0].scenario,
+        "concurrency": runs[0].concurrency,
+        "rounds": len(runs),
         "duration_s": duration,
         "requests": len(latencies),
         "per_second": len(latencies) / duration,
+        "per_second_by_round": [len(run.latencies) / run.duration_s for run in runs],
         "latency_ms": latency_ms(latencies),
         "errors": problems[:5],
         "error_count": len(problems),

@@ -22,12 +22,13 @@ import report
 from workload import (
     BENCH_DIR,
     ROOT,
+    CpuMeter,
     Server,
     data_file,
     import_collection,
     machine,
     prepare_database,
-    rss_mib,
+    wait_until_quiet,
 )
 
 
@@ -39,16 +40,26 @@ class Plan:
     concurrency: int = 16
     warmup_s: float = 2.0
     duration_s: float = 10.0
+    rounds: int = 2
     scenarios: tuple[str, ...] = ("first", "offset", "cursor")
     bbox_expected: tuple[int, ...] = (10, 100, 1000)
     bbox_requests: int = 200
     bbox_goal_ms: float = 10.0
+    sweep_clients: tuple[int, ...] = (1, 4, 16, 32)
+    sweep_s: float = 5.0
     walk_limit: int = 1000
     walk_max_s: float = 300.0
     quick: bool = False
 
 
-QUICK = Plan(sizes=(10_000, 100_000), warmup_s=1.0, duration_s=3.0, bbox_requests=50, quick=True)
+QUICK = Plan(
+    sizes=(10_000, 100_000),
+    warmup_s=1.0,
+    duration_s=3.0,
+    sweep_s=2.0,
+    bbox_requests=50,
+    quick=True,
+)
 
 
 def label(count: int) -> str:
@@ -74,6 +85,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, help="Concurrent clients of the items load")
     parser.add_argument("--duration", type=float, help="Seconds measured per items scenario")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120.0,
+        help="Wait up to this many seconds for other processes to calm down (default 120)",
+    )
     return parser.parse_args(argv)
 
 
@@ -95,32 +112,29 @@ def main(argv: list[str] | None = None) -> int:
     token = (work / "token").read_text().strip()
     data_dir = work / "db"
     largest = max(plan.sizes)
+    log(f"waiting up to {args.quiet_wait:.0f} s for other processes to calm down")
+    others = wait_until_quiet(args.quiet_wait)
+    log(f"other processes use {others:.0f} % of the machine; measuring")
+    results["others_cpu_at_start"] = others
 
     log("starting the server for items load and bbox queries")
     with Server(data_dir, work / "server.log") as server:
-        results["items"] = []
-        for size in plan.sizes:
-            for scenario in plan.scenarios:
-                log(f"items {label(size)} {scenario}: {plan.warmup_s + plan.duration_s:.0f} s")
-                outcome = asyncio.run(
-                    measure.items_load(
-                        server.url,
-                        token,
-                        collection_id(size),
-                        size,
-                        scenario,
-                        concurrency=plan.concurrency,
-                        warmup=plan.warmup_s,
-                        duration=plan.duration_s,
-                        seed=size,
-                    )
-                )
-                results["items"].append({"collection": collection_id(size), **outcome})
-        results["rss_after_load_mib"] = rss_mib(server.pid)
+        preflight(server, token, [collection_id(size) for size in plan.sizes])
+        sampler = measure.RssSampler(server.pid, interval=0.5)
+        sampler.start()
+        results["items"] = items(plan, server, token)
+        results["sweep"] = sweep(plan, server, token)
+        sampler.stop()
+        results["rss_during_load_mib"] = {
+            "start": sampler.samples[0][2],
+            "max": max(rss for _, _, rss in sampler.samples),
+            "end": sampler.samples[-1][2],
+        }
         results["bbox"] = bbox(plan, server, token, data_dir)
 
     log(f"restarting the server for a walk through {label(largest)} (limit={plan.walk_limit})")
     with Server(data_dir, work / "server.log") as server:
+        meter = CpuMeter(server.pid)
         results["walk"] = measure.walk(
             server.url,
             token,
@@ -130,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             plan.walk_limit,
             plan.walk_max_s,
         )
+        results["walk"]["cpu"] = meter.shares()
     results["runtime_s"] = time.perf_counter() - began
 
     (work / "results.json").write_text(json.dumps(results, indent=2))
@@ -173,6 +188,92 @@ def load(plan: Plan, work: Path, reuse: bool) -> list[dict[str, Any]]:
     return loaded
 
 
+def preflight(server: Server, token: str, collections: list[str]) -> None:
+    """Stop early, with the server's reason, if the collections cannot be read."""
+    conn = measure.Connection(server.url, token)
+    try:
+        for cid in collections:
+            status, body = conn.get(f"/collections/{cid}/items?limit=1")
+            if status != 200:
+                raise RuntimeError(
+                    f"GET /collections/{cid}/items answered {status}: {body[:300]!r};"
+                    f" see {server.log}"
+                )
+    finally:
+        conn.close()
+
+
+def items(plan: Plan, server: Server, token: str) -> list[dict[str, Any]]:
+    """Items pages per second, every scenario, every collection, in interleaved rounds.
+
+    Each (collection, scenario) gets ``duration_s`` in all, split over ``rounds`` rounds that
+    take turns, so a burst of noise on the shared machine does not land on one row only.
+    """
+    cases = [(size, scenario) for size in plan.sizes for scenario in plan.scenarios]
+    runs: dict[tuple[int, str], list[measure.LoadRun]] = {case: [] for case in cases}
+    cpu: dict[tuple[int, str], list[dict[str, float]]] = {case: [] for case in cases}
+    share = plan.duration_s / plan.rounds
+    for number in range(plan.rounds):
+        for size, scenario in cases:
+            warmup = plan.warmup_s if number == 0 else 1.0
+            log(f"items {label(size)} {scenario}, round {number + 1}: {warmup + share:.0f} s")
+            meter = CpuMeter(server.pid)
+            runs[size, scenario].append(
+                asyncio.run(
+                    measure.items_load(
+                        server.url,
+                        token,
+                        collection_id(size),
+                        size,
+                        scenario,
+                        concurrency=plan.concurrency,
+                        warmup=warmup,
+                        duration=share,
+                        seed=size + number,
+                    )
+                )
+            )
+            cpu[size, scenario].append(meter.shares())
+    return [
+        {
+            "collection": collection_id(size),
+            **measure.load_summary(runs[size, scenario]),
+            "cpu": mean_shares(cpu[size, scenario]),
+        }
+        for size, scenario in cases
+    ]
+
+
+def mean_shares(shares: list[dict[str, float]]) -> dict[str, float]:
+    """The average of several :meth:`CpuMeter.shares`."""
+    return {key: sum(s[key] for s in shares) / len(shares) for key in shares[0]}
+
+
+def sweep(plan: Plan, server: Server, token: str) -> list[dict[str, Any]]:
+    """Pages per second as the number of concurrent clients grows (``next`` links, largest)."""
+    size = max(plan.sizes)
+    rows = []
+    for clients in plan.sweep_clients:
+        log(f"items {label(size)} cursor with {clients} clients: {plan.sweep_s + 1:.0f} s")
+        meter = CpuMeter(server.pid)
+        run = asyncio.run(
+            measure.items_load(
+                server.url,
+                token,
+                collection_id(size),
+                size,
+                "cursor",
+                concurrency=clients,
+                warmup=1.0,
+                duration=plan.sweep_s,
+                seed=clients,
+            )
+        )
+        summary = measure.load_summary([run])
+        rows.append({"collection": collection_id(size), **summary, "cpu": meter.shares()})
+    return rows
+
+
 def bbox(plan: Plan, server: Server, token: str, data_dir: Path) -> list[dict[str, Any]]:
     """Random boxes of ~10/~100/~1000 features in the largest collection, ~100 in the smaller."""
     largest = max(plan.sizes)
@@ -183,7 +284,9 @@ def bbox(plan: Plan, server: Server, token: str, data_dir: Path) -> list[dict[st
         chosen = measure.boxes(size, expected, plan.bbox_requests, seed=size + expected)
         truth = measure.true_counts(size, chosen)
         log(f"bbox ~{expected} in {label(size)}: {plan.bbox_requests} requests, HTTP then store")
+        meter = CpuMeter(server.pid)
         http = measure.bbox_http(server.url, token, collection_id(size), chosen, truth)
+        http["cpu"] = meter.shares()
         store = measure.bbox_store(data_dir, collection_id(size), chosen, truth)
         rows.append(
             {

@@ -219,6 +219,70 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+def _machine_busy() -> tuple[float, float]:
+    """Busy and total CPU seconds of the whole machine since boot (``/proc/stat``)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(ticks[:8])  # guest time is already counted in user
+    idle = ticks[3] + ticks[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / hz, total / hz
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """Who used the CPUs during a measurement: the server, this load generator, and the rest.
+
+    The machine is shared, so every phase reports how busy other processes kept it; numbers
+    taken while others were busy deserve less trust. Shares are of the whole machine (all
+    cores = 100 %).
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, float, float]:
+        busy, total = _machine_busy()
+        return busy, total, _process_cpu(self.server_pid), _process_cpu(os.getpid())
+
+    def shares(self) -> dict[str, float]:
+        """Percent of the machine's CPU time since creation, by who used it."""
+        end = self._read()
+        busy, total, server, bench = (b - a for a, b in zip(self._start, end, strict=True))
+        if total <= 0:
+            return {"server": math.nan, "bench": math.nan, "others": math.nan}
+        return {
+            "server": 100 * server / total,
+            "bench": 100 * bench / total,
+            "others": max(0.0, 100 * (busy - server - bench) / total),
+        }
+
+
+def wait_until_quiet(limit_s: float, threshold: float = 15.0) -> float:
+    """Wait (at most ``limit_s``) until other processes use < ``threshold`` % of the machine.
+
+    Returns the share they used in the last 2 s looked at. Measurements start anyway when the
+    time is up; the CPU columns of the report then show the noise.
+    """
+    deadline = time.monotonic() + limit_s
+    while True:
+        busy, total = _machine_busy()
+        mine = _process_cpu(os.getpid())
+        time.sleep(2)
+        busy2, total2 = _machine_busy()
+        others = 100 * ((busy2 - busy) - (_process_cpu(os.getpid()) - mine)) / (total2 - total)
+        if others < threshold or time.monotonic() > deadline:
+            return others
+
+
 def machine() -> dict[str, str]:
     """What the numbers were measured on, for the report."""
     cpu = platform.processor() or "unknown"
@@ -248,6 +312,7 @@ def machine() -> dict[str, str]:
             for name in ("opengeomesh", "uvicorn", "fastapi", "httpx", "orjson")
         ),
         "commit": _git_commit(),
+        "load": " / ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
 
 

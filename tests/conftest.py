@@ -153,9 +153,10 @@ class LiveServer:
     token: str
 
 
-def start_server(data: Path, *extra: str) -> Server:
-    """Start ``opengeomesh serve`` on a free loopback port and wait until it answers."""
-    port = free_port()
+def start_server(data: Path, *extra: str, port: int | None = None) -> Server:
+    """Start ``opengeomesh serve`` on a loopback port (a free one by default) and wait until it
+    answers."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OGM_")}
     data.parent.mkdir(parents=True, exist_ok=True)

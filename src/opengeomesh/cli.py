@@ -39,7 +39,15 @@ token_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
 collection_app = typer.Typer(help="Collections (map layers).", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
+invite_app = typer.Typer(help="Invites between organisations (OCM).", no_args_is_help=True)
+contact_app = typer.Typer(help="Contacts met through invites.", no_args_is_help=True)
+peer_app = typer.Typer(help="Other servers and the trust policy.", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys of this server.", no_args_is_help=True)
 for name, sub in (
+    ("invite", invite_app),
+    ("contact", contact_app),
+    ("peer", peer_app),
+    ("keys", keys_app),
     ("user", user_app),
     ("group", group_app),
     ("token", token_app),
@@ -49,8 +57,9 @@ for name, sub in (
 ):
     app.add_typer(sub, name=name)
 
-out = Console()
-err = Console(stderr=True)
+# Stored text (titles, labels, names) is data, never rich markup; lines are not wrapped.
+out = Console(markup=False, highlight=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory [env OGM_DATA_DIR]")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="sqlite:///PATH")]
@@ -72,7 +81,10 @@ def main() -> None:
     try:
         app()
     except OpenGeoMeshError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}")
+        err.print(f"error: {exc.detail}", style="red")
+        sys.exit(2)
+    except OSError as exc:
+        err.print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), style="red")
         sys.exit(2)
 
 
@@ -104,13 +116,24 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     public_url: Annotated[str | None, typer.Option(help="URL clients reach us at")] = None,
     sample: Annotated[bool, typer.Option(help="Load sample layers into an empty server")] = False,
+    allow_private_peers: Annotated[
+        bool | None,
+        typer.Option("--allow-private-peers", help="Development: peers on loopback/private nets"),
+    ] = None,
 ) -> None:
-    """Serve the OGC API and the management API (HTTP/1.1, uvicorn)."""
+    """Serve the OGC API, OCM and the management API (HTTP/1.1, uvicorn)."""
     import uvicorn
 
     from opengeomesh.app import create_app
 
-    settings = _settings(data, database_url, host=host, port=port, public_url=public_url)
+    settings = _settings(
+        data,
+        database_url,
+        host=host,
+        port=port,
+        public_url=public_url,
+        allow_private_peers=allow_private_peers,
+    )
     services = open_services(settings)
     if sample:
         _load_sample(services)
@@ -182,11 +205,12 @@ def user_add(
     data: DataOpt = None,
     database_url: DbOpt = None,
     display_name: Annotated[str, typer.Option(help="Name shown to people")] = "",
+    email: Annotated[str, typer.Option(help="E-mail, given to contacts met by invite")] = "",
     admin: Annotated[bool, typer.Option(help="Give the operator (admin) role")] = False,
 ) -> None:
     """Add a local user."""
     with _services(data, database_url) as services:
-        user = services.accounts.add_user(name, display_name, admin=admin)
+        user = services.accounts.add_user(name, display_name, admin=admin, email=email)
     out.print(f"user {user.name} added{' (admin)' if user.is_admin else ''}")
 
 
@@ -442,3 +466,114 @@ def collection_ungrant(
     with _services(data, database_url) as services:
         services.catalog.ungrant(_caller(services, user), collection_id, subject)
     out.print(f"{subject} no longer holds a grant on {collection_id}")
+
+
+# --- federation ----------------------------------------------------------------------------
+
+UserReq = Annotated[str, typer.Option("--user", help="Act as this local user")]
+
+
+@invite_app.command("create")
+def invite_create(user: UserReq, data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """Make a single-use invite; give the invite string to the person you invite."""
+    with _services(data, database_url) as services:
+        issued = services.federation.invites.create(_caller(services, user))
+    err.print(f"invite {issued.invite.id} of {user}, valid until {issued.invite.expires}")
+    err.print(f"link: {issued.link}")
+    print(issued.invite_string)
+
+
+@invite_app.command("accept")
+def invite_accept(
+    invite: str, user: UserReq, data: DataOpt = None, database_url: DbOpt = None
+) -> None:
+    """Accept another server's invite: both servers record each other."""
+    with _services(data, database_url) as services:
+        invites = services.federation.invites
+        host, organisation = invites.preview(invite)
+        err.print(f"The invite comes from {organisation} ({host}).")
+        accepted = invites.accept(_caller(services, user), invite)
+    out.print(
+        f"{user} and {accepted.contact.name} <{accepted.contact.address}> of"
+        f" {accepted.organisation} are now contacts"
+    )
+
+
+@invite_app.command("list")
+def invite_list(user: UserReq, data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """List a user's invites."""
+    with _services(data, database_url) as services:
+        table = Table("id", "created", "expires", "accepted by")
+        for found in services.federation.invites.of(_caller(services, user)):
+            table.add_row(
+                str(found.id),
+                found.created.isoformat(),
+                found.expires.isoformat(),
+                found.accepted_by or "",
+            )
+    out.print(table)
+
+
+@contact_app.command("list")
+def contact_list(user: UserReq, data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """List a user's contacts at other servers."""
+    with _services(data, database_url) as services:
+        table = Table("address", "name", "email")
+        for contact in services.federation.invites.contacts(_caller(services, user)):
+            table.add_row(contact.address, contact.name, contact.email)
+    out.print(table)
+
+
+@peer_app.command("list")
+def peer_list(data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """List other servers and the trust policy."""
+    with _services(data, database_url) as services:
+        policy = services.federation.policy
+        table = Table("host", "organisation", "trusted", "blocked", "met by invite")
+        for peer in policy.peers():
+            table.add_row(
+                peer.host,
+                peer.organisation,
+                _yes(peer.trusted),
+                _yes(peer.blocked),
+                _yes(peer.invited),
+            )
+    err.print(f"trust mode: {policy.mode}")
+    out.print(table)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else ""
+
+
+@peer_app.command("trust")
+def peer_trust(host: str, data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """Trust a server (put it on the allowlist)."""
+    with _services(data, database_url) as services:
+        peer = services.federation.policy.trust(host)
+    out.print(f"{peer.host} is trusted")
+
+
+@peer_app.command("block")
+def peer_block(host: str, data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """Block a server: it is refused whatever else holds."""
+    with _services(data, database_url) as services:
+        peer = services.federation.policy.block(host)
+    out.print(f"{peer.host} is blocked")
+
+
+@peer_app.command("forget")
+def peer_forget(host: str, data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """Neither trust nor block a server any more."""
+    with _services(data, database_url) as services:
+        peer = services.federation.policy.forget(host)
+    out.print(f"{peer.host} is neither trusted nor blocked")
+
+
+@keys_app.command("rotate")
+def keys_rotate(data: DataOpt = None, database_url: DbOpt = None) -> None:
+    """Add a new signing key; older keys stay published for the grace period."""
+    with _services(data, database_url) as services:
+        key = services.federation.keyring.rotate()
+        published = [k.kid for k in services.federation.keyring.published()]
+    out.print(f"signing with {key.kid}; published: {', '.join(published)}")

@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -46,6 +46,28 @@ class Settings(BaseModel):
         1 << 30, ge=1, description="Largest import body accepted over HTTP"
     )
     log_level: str = Field("info", description="uvicorn log level")
+    trust_mode: Literal["open", "allowlist", "invite-only"] = Field(
+        "invite-only", description="Which servers to deal with (see docs/federation.md)"
+    )
+    allow_private_peers: bool = Field(
+        False, description="Development only: let peers be on loopback/private addresses, HTTP"
+    )
+    accept_unsigned: bool = Field(
+        False, description="Accept unsigned OCM requests from peers that do not sign at all"
+    )
+    invite_days: float = Field(7, gt=0, description="Days an invite stays valid")
+    key_grace_days: float = Field(
+        7, ge=0, description="Days a rotated-out signing key stays published"
+    )
+    discovery_ttl: float = Field(300, ge=0, description="Seconds a peer's discovery is cached")
+    signature_window: float = Field(
+        300, gt=0, description="Seconds a signature's created time may differ from now"
+    )
+    peer_timeout: float = Field(10, gt=0, description="Seconds to wait for another server")
+    max_peer_response_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest answer read from another server"
+    )
+    max_ocm_body_bytes: int = Field(65536, ge=1024, description="Largest OCM request body")
 
     @field_validator("public_url")
     @classmethod
@@ -64,6 +86,11 @@ class Settings(BaseModel):
                 "only sqlite:///PATH is supported in this version (PostgreSQL comes later)"
             )
         return value
+
+    @property
+    def base_url(self) -> str:
+        """The URL other servers and links use: ``public_url``, else host and port."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def sqlite_path(self) -> Path:

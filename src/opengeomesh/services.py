@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from opengeomesh.accounts.directory import AccountDirectory
 from opengeomesh.config import Settings
 from opengeomesh.features.catalog import Catalog
+from opengeomesh.ocm.federation import Federation, open_federation
 from opengeomesh.storage.sqlite.stores import SqliteStores, open_sqlite
 
 
@@ -17,9 +18,11 @@ class Services:
     settings: Settings
     accounts: AccountDirectory
     catalog: Catalog
+    federation: Federation
     stores: SqliteStores
 
     def close(self) -> None:
+        self.federation.close()
         self.stores.database.close()
 
 
@@ -31,4 +34,11 @@ def open_services(settings: Settings) -> Services:
     catalog = Catalog(
         stores.collections, stores.features, accounts, count_limit=settings.count_limit
     )
-    return Services(settings=settings, accounts=accounts, catalog=catalog, stores=stores)
+    federation = open_federation(settings, stores.federation, accounts)
+    return Services(
+        settings=settings,
+        accounts=accounts,
+        catalog=catalog,
+        federation=federation,
+        stores=stores,
+    )

@@ -24,11 +24,15 @@ class AccountDirectory:
     def __init__(self, store: AccountStore) -> None:
         self._store = store
 
-    def add_user(self, name: str, display_name: str = "", *, admin: bool = False) -> User:
+    def add_user(
+        self, name: str, display_name: str = "", *, admin: bool = False, email: str = ""
+    ) -> User:
         check_name("name", name)
+        if email and (len(email) > 254 or "@" not in email or any(c.isspace() for c in email)):
+            raise InvalidInput("email", f"{email!r} is not an e-mail address")
         if self._store.get_user(name) is not None:
             raise Conflict(f"user {name!r} exists already")
-        return self._store.add_user(name, display_name or name, admin)
+        return self._store.add_user(name, display_name or name, admin, email)
 
     def user(self, name: str) -> User:
         found = self._store.get_user(name)

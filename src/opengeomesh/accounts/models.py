@@ -34,6 +34,7 @@ class User:
     display_name: str
     is_admin: bool
     created: datetime
+    email: str = ""
 
 
 @dataclass(frozen=True, slots=True)

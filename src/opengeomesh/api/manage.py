@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import datetime
+from typing import Literal
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,7 @@ from opengeomesh.errors import PayloadTooLarge
 from opengeomesh.features.encoding import geojson_chunks
 from opengeomesh.features.importing import format_for
 from opengeomesh.features.models import Access, Collection, Grant
+from opengeomesh.ocm.models import Contact, Invite, Peer
 
 # --- bodies --------------------------------------------------------------------------------
 
@@ -31,12 +33,14 @@ class _Body(BaseModel):
 class UserIn(_Body):
     name: str = Field(description="Login name: lower case letters, digits, '.', '_', '-'")
     display_name: str = Field("", max_length=200)
+    email: str = Field("", max_length=254, description="Sent to contacts met through invites")
     admin: bool = Field(False, description="Operator (admin) role")
 
 
 class UserOut(BaseModel):
     name: str
     display_name: str
+    email: str
     admin: bool
     created: datetime
 
@@ -119,7 +123,11 @@ class ImportOut(BaseModel):
 
 def _user(user: User) -> UserOut:
     return UserOut(
-        name=user.name, display_name=user.display_name, admin=user.is_admin, created=user.created
+        name=user.name,
+        display_name=user.display_name,
+        email=user.email,
+        admin=user.is_admin,
+        created=user.created,
     )
 
 
@@ -170,7 +178,8 @@ def add_user(body: UserIn, request: Request, caller: CurrentCaller) -> UserOut:
     """Add a user (operators only)."""
     require_admin(caller)
     accounts = services_of(request).accounts
-    return _user(accounts.add_user(body.name, body.display_name, admin=body.admin))
+    added = accounts.add_user(body.name, body.display_name, admin=body.admin, email=body.email)
+    return _user(added)
 
 
 def list_tokens(name: str, request: Request, caller: CurrentCaller) -> list[TokenOut]:
@@ -313,3 +322,113 @@ def delete_grant(
     """Take a local grant back (owner or operator)."""
     services_of(request).catalog.ungrant(caller, collection_id, subject)
     return Response(status_code=204)
+
+
+# --- federation ----------------------------------------------------------------------------
+
+
+class InviteOut(BaseModel):
+    id: int
+    created: datetime
+    expires: datetime
+    accepted: datetime | None
+    accepted_by: str | None
+
+
+class NewInviteOut(InviteOut):
+    invite: str = Field(description="The invite string to give the invited person")
+    link: str = Field(description="A link to a page that explains how to accept")
+
+
+class AcceptIn(_Body):
+    invite: str = Field(description="An invite string from another server")
+
+
+class ContactOut(BaseModel):
+    address: str
+    name: str
+    email: str
+    created: datetime
+
+
+class AcceptedOut(BaseModel):
+    organisation: str
+    contact: ContactOut
+
+
+class PeerIn(_Body):
+    status: Literal["trusted", "blocked", "none"]
+
+
+class PeerOut(BaseModel):
+    host: str
+    organisation: str
+    trusted: bool
+    blocked: bool
+    invited: bool
+    updated: datetime
+
+
+def _invite(invite: Invite) -> InviteOut:
+    return InviteOut(
+        id=invite.id,
+        created=invite.created,
+        expires=invite.expires,
+        accepted=invite.accepted,
+        accepted_by=invite.accepted_by,
+    )
+
+
+def _contact(contact: Contact) -> ContactOut:
+    return ContactOut(
+        address=contact.address, name=contact.name, email=contact.email, created=contact.created
+    )
+
+
+def _peer(peer: Peer) -> PeerOut:
+    return PeerOut(
+        host=peer.host,
+        organisation=peer.organisation,
+        trusted=peer.trusted,
+        blocked=peer.blocked,
+        invited=peer.invited,
+        updated=peer.updated,
+    )
+
+
+def create_invite(request: Request, caller: CurrentCaller) -> NewInviteOut:
+    """Make a single-use invite for yourself."""
+    issued = services_of(request).federation.invites.create(caller)
+    return NewInviteOut(
+        **_invite(issued.invite).model_dump(), invite=issued.invite_string, link=issued.link
+    )
+
+
+def list_invites(request: Request, caller: CurrentCaller) -> list[InviteOut]:
+    """Your invites and whether they were accepted."""
+    return [_invite(i) for i in services_of(request).federation.invites.of(caller)]
+
+
+def accept_invite(body: AcceptIn, request: Request, caller: CurrentCaller) -> AcceptedOut:
+    """Accept an invite from another server; both servers record each other."""
+    accepted = services_of(request).federation.invites.accept(caller, body.invite)
+    return AcceptedOut(organisation=accepted.organisation, contact=_contact(accepted.contact))
+
+
+def list_contacts(request: Request, caller: CurrentCaller) -> list[ContactOut]:
+    """People at other servers you met through invites."""
+    return [_contact(c) for c in services_of(request).federation.invites.contacts(caller)]
+
+
+def list_peers(request: Request, caller: CurrentCaller) -> list[PeerOut]:
+    """Other servers this one knows (operators only)."""
+    require_admin(caller)
+    return [_peer(p) for p in services_of(request).federation.policy.peers()]
+
+
+def set_peer(host: str, body: PeerIn, request: Request, caller: CurrentCaller) -> PeerOut:
+    """Trust or block a server, or neither (operators only)."""
+    require_admin(caller)
+    policy = services_of(request).federation.policy
+    changes = {"trusted": policy.trust, "blocked": policy.block, "none": policy.forget}
+    return _peer(changes[body.status](host))

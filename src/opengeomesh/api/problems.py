@@ -19,6 +19,7 @@ from opengeomesh.errors import (
     PayloadTooLarge,
     Unauthenticated,
 )
+from opengeomesh.ocm.client import PeerUnavailable
 
 PROBLEM_TYPE = "application/problem+json"
 REALM = 'Bearer realm="opengeomesh"'
@@ -30,6 +31,7 @@ _STATUS: dict[type[OpenGeoMeshError], tuple[int, str]] = {
     NotFound: (404, "Not found"),
     Conflict: (409, "Conflict"),
     PayloadTooLarge: (413, "Payload too large"),
+    PeerUnavailable: (502, "Bad gateway"),
 }
 
 

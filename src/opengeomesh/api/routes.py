@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from opengeomesh.api import manage, ogc
+from opengeomesh.api import manage, ocm, ogc
 from opengeomesh.api.openapi import api_document, api_page
 
 READ = ["GET", "HEAD"]
@@ -45,6 +45,16 @@ OGC_ROUTES = [
     Route("/collections/{collection_id}", ogc.collection, READ, "One collection"),
     Route("/collections/{collection_id}/items", ogc.items, READ, "Features of a collection"),
     Route("/collections/{collection_id}/items/{feature_id}", ogc.item, READ, "One feature"),
+]
+
+OCM_ROUTES = [
+    Route("/.well-known/ocm", ocm.discovery, READ, "OCM discovery"),
+    Route("/ocm-provider", ocm.discovery, READ, "OCM discovery (legacy path)"),
+    Route("/ocm/jwks", ocm.jwks, READ, "JWK Set of our signing keys"),
+    Route("/.well-known/jwks.json", ocm.jwks, READ, "JWK Set (path of older OCM drafts)"),
+    Route("/ocm/invite-accepted", ocm.invite_accepted, ["POST"], "An invite was accepted"),
+    Route("/ocm/invite", ocm.invite_page, READ, "Page of an invite link"),
+    Route("/ocm/accept-invite", ocm.accept_invite_page, READ, "inviteAcceptDialog"),
 ]
 
 MANAGE_ROUTES = [
@@ -122,7 +132,7 @@ MANAGE_ROUTES = [
 
 def install_routes(app: FastAPI) -> None:
     """Add every route of the table to ``app``."""
-    for route in OGC_ROUTES:
+    for route in OGC_ROUTES + OCM_ROUTES:
         app.add_api_route(
             route.path,
             route.endpoint,

@@ -7,13 +7,20 @@ from typing import Any
 from opengeomesh.accounts.models import ApiToken, Group, User
 from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
 
-_USER_COLUMNS = "id, name, display_name, is_admin, created"
+_USER_COLUMNS = "id, name, display_name, is_admin, created, email"
 
 
 def _user(row: Any) -> User:
     created = parse_time(row[4])
     assert created is not None
-    return User(id=row[0], name=row[1], display_name=row[2], is_admin=bool(row[3]), created=created)
+    return User(
+        id=row[0],
+        name=row[1],
+        display_name=row[2],
+        is_admin=bool(row[3]),
+        created=created,
+        email=row[5],
+    )
 
 
 class SqliteAccountStore:
@@ -22,11 +29,12 @@ class SqliteAccountStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def add_user(self, name: str, display_name: str, is_admin: bool) -> User:
+    def add_user(self, name: str, display_name: str, is_admin: bool, email: str = "") -> User:
         with self._db.transaction() as conn:
             cur = conn.execute(
-                "INSERT INTO users(name, display_name, is_admin, created) VALUES (?, ?, ?, ?)",
-                (name, display_name, int(is_admin), now_text()),
+                "INSERT INTO users(name, display_name, is_admin, created, email)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, display_name, int(is_admin), now_text(), email),
             )
             row = conn.execute(
                 f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (cur.lastrowid,)
@@ -123,7 +131,7 @@ class SqliteAccountStore:
         row = (
             self._db.connection()
             .execute(
-                "SELECT u.id, u.name, u.display_name, u.is_admin, u.created"
+                "SELECT u.id, u.name, u.display_name, u.is_admin, u.created, u.email"
                 " FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
                 (token_hash,),
             )

@@ -9,6 +9,7 @@ from opengeomesh.storage.sqlite.accounts import SqliteAccountStore
 from opengeomesh.storage.sqlite.collections import SqliteCollectionStore
 from opengeomesh.storage.sqlite.database import Database
 from opengeomesh.storage.sqlite.features import SqliteFeatureStore
+from opengeomesh.storage.sqlite.federation import SqliteFederationStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class SqliteStores:
     accounts: SqliteAccountStore
     collections: SqliteCollectionStore
     features: SqliteFeatureStore
+    federation: SqliteFederationStore
 
 
 def open_sqlite(path: Path) -> SqliteStores:
@@ -30,4 +32,5 @@ def open_sqlite(path: Path) -> SqliteStores:
         accounts=SqliteAccountStore(database),
         collections=SqliteCollectionStore(database),
         features=SqliteFeatureStore(database),
+        federation=SqliteFederationStore(database),
     )

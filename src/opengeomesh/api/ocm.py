@@ -1,0 +1,200 @@
+"""OCM endpoints (draft-ietf-ocm): discovery, the JWK Set, ``/ocm/invite-accepted``, and the
+pages an invite link and ``inviteAcceptDialog`` lead to. Errors here use the OCM error body
+``{"message": CODE, "validationErrors": [...]}``, not problem details."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from opengeomesh.api.auth import services_of
+from opengeomesh.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OpenGeoMeshError,
+    PayloadTooLarge,
+    Unauthenticated,
+)
+from opengeomesh.ocm.addresses import normalise_host
+from opengeomesh.ocm.client import PeerUnavailable
+from opengeomesh.ocm.invites import encode_invite
+from opengeomesh.ocm.signatures import InboundMessage, SignatureRefused
+from opengeomesh.services import Services
+from opengeomesh.web.pages import render
+
+JWKS_TYPE = "application/jwk-set+json"
+ACCEPTED_INVITE_FIELDS = ("recipientProvider", "token", "userID", "email", "name")
+_CODE = re.compile(r"^([A-Z][A-Z_]+): (.*)$", re.S)
+
+
+class UnsupportedMediaType(OpenGeoMeshError):
+    """The body is not JSON."""
+
+
+_STATUS: list[tuple[type[OpenGeoMeshError], int, str]] = [
+    (InvalidInput, 400, "INVALID_REQUEST"),
+    (SignatureRefused, 401, "SIGNATURE_REFUSED"),
+    (Unauthenticated, 401, "UNAUTHENTICATED"),
+    (Forbidden, 403, "SERVER_NOT_TRUSTED"),
+    (NotFound, 404, "NOT_FOUND"),
+    (Conflict, 409, "CONFLICT"),
+    (PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
+    (UnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"),
+    (PeerUnavailable, 401, "SIGNATURE_UNVERIFIABLE"),
+]
+
+
+def ocm_error(exc: OpenGeoMeshError) -> Response:
+    """An OCM error body (spec.yaml ``Error`` / ``400``) for a domain error."""
+    status, code = next(((s, c) for kind, s, c in _STATUS if isinstance(exc, kind)), (400, "ERROR"))
+    detail = exc.reason if isinstance(exc, InvalidInput) else exc.detail
+    match = _CODE.match(detail)
+    if match:
+        code, detail = match.group(1), match.group(2)
+    body: dict[str, Any] = {"message": code, "detail": detail}
+    if isinstance(exc, InvalidInput):
+        body["detail"] = f"{exc.field}: {detail}"
+        body["validationErrors"] = [{"name": exc.field, "message": code if match else "INVALID"}]
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def discovery(request: Request) -> Response:
+    """``GET /.well-known/ocm`` and the legacy ``/ocm-provider``."""
+    document = services_of(request).federation.discovery_document()
+    return Response(orjson.dumps(document), media_type="application/json")
+
+
+def jwks(request: Request) -> Response:
+    """``GET /ocm/jwks`` (our ``jwksUri``), also at ``/.well-known/jwks.json`` for -05 peers."""
+    keys = services_of(request).federation.keyring.jwks()
+    return Response(orjson.dumps(keys), media_type=JWKS_TYPE)
+
+
+async def invite_accepted(request: Request) -> Response:
+    """``POST /ocm/invite-accepted``: a server tells us one of our invites was accepted."""
+    services = services_of(request)
+    try:
+        body = await _json_body(request, services.settings.max_ocm_body_bytes)
+        payload = _accepted_invite(body)
+        message = InboundMessage.of(
+            request.method, _target_uri(request, services), request.headers.items(), body
+        )
+        answer = await run_in_threadpool(_receive_acceptance, services, message, payload)
+    except OpenGeoMeshError as exc:
+        return ocm_error(exc)
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+def _receive_acceptance(
+    services: Services, message: InboundMessage, payload: dict[str, str]
+) -> dict[str, str]:
+    federation = services.federation
+    host = normalise_host(payload["recipientProvider"], "recipientProvider")
+    federation.policy.refuse_blocked(host)
+    signer_host = verified_signer(services, message, host)
+    return federation.invites.receive_acceptance(
+        recipient_provider=host,
+        token=payload["token"],
+        user_id=payload["userID"],
+        email=payload["email"],
+        name=payload["name"],
+        signer_host=signer_host,
+    )
+
+
+def verified_signer(services: Services, message: InboundMessage, host: str) -> str:
+    """Check that ``host`` signed the message; unsigned only where the policy allows it."""
+    federation = services.federation
+    if message.signed:
+        return federation.verifier.verify(message, host).host
+    if not federation.policy.accept_unsigned:
+        raise SignatureRefused("SIGNATURE_REQUIRED: this server accepts only signed requests")
+    if federation.discovery.discover(host).signs:
+        raise SignatureRefused(f"SIGNATURE_REQUIRED: {host} signs, so its requests must be signed")
+    return host
+
+
+async def _json_body(request: Request, limit: int) -> bytes:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(f"send application/json, not {media or 'no content type'}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body is over {limit} bytes")
+    return bytes(body)
+
+
+def _accepted_invite(body: bytes) -> dict[str, str]:
+    """The ``AcceptedInvite`` fields (spec.yaml), each a string; the first problem is named."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("body", "INVALID_JSON: the body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput("body", "INVALID_JSON: the body is not a JSON object")
+    for name in ACCEPTED_INVITE_FIELDS:
+        if name not in payload:
+            raise InvalidInput(name, "MISSING: required")
+        if not isinstance(payload[name], str) or len(payload[name]) > 1000:
+            raise InvalidInput(name, "INVALID: must be a string of at most 1000 characters")
+    if not payload["token"] or not payload["userID"]:
+        raise InvalidInput("token" if not payload["token"] else "userID", "MISSING: empty")
+    return {name: payload[name] for name in ACCEPTED_INVITE_FIELDS}
+
+
+def _target_uri(request: Request, services: Services) -> str:
+    """The URI the sender signed: our public URL plus the path, else the URL as received."""
+    public = services.settings.public_url
+    if public is None:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{public}{request.url.path}{query}"
+
+
+def invite_page(request: Request) -> Response:
+    """The page an invite link opens: who invites, and how to accept on one's own server."""
+    services = services_of(request)
+    token = request.query_params.get("token", "")
+    federation = services.federation
+    invite_string = encode_invite(token, federation.host) if token else ""
+    return render(
+        request,
+        "invite.html",
+        organisation=federation.organisation,
+        host=federation.host,
+        invite_string=invite_string,
+    )
+
+
+def accept_invite_page(request: Request) -> Response:
+    """Our ``inviteAcceptDialog``: shows the inviting organisation for an invite from a peer."""
+    services = services_of(request)
+    token = request.query_params.get("token", "")
+    domain = request.query_params.get("providerDomain", "")
+    organisation = error = ""
+    host = ""
+    try:
+        invite = encode_invite(token, normalise_host(domain, "providerDomain"))
+        host, organisation = services.federation.invites.preview(invite)
+    except OpenGeoMeshError as exc:
+        error, invite = exc.detail, ""
+    return render(
+        request,
+        "accept_invite.html",
+        organisation=organisation,
+        host=host,
+        invite=invite,
+        error=error,
+    )

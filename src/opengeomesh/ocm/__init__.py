@@ -1,0 +1,1 @@
+"""OpenCloudMesh domain: addresses, discovery, signatures, trust, invites (no web framework)."""

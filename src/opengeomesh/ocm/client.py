@@ -1,0 +1,176 @@
+"""The one outbound HTTP client for server-to-server calls.
+
+Timeouts, a cap on response size, no redirects to other hosts, and an address guard at connect
+time: loopback, private, link-local, shared (CGNAT), multicast and cloud-metadata addresses are
+refused unless the operator allows private peers (a development switch). Checking the address
+actually connected to, after DNS resolution, also covers redirects and DNS rebinding.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+import orjson
+
+from opengeomesh.errors import OpenGeoMeshError
+
+MAX_REDIRECTS = 3
+SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 (CGNAT)
+
+
+class PeerUnavailable(OpenGeoMeshError):
+    """A peer could not be reached, answered too slowly, too much, or not in the expected form."""
+
+
+class AddressRefused(PeerUnavailable):
+    """The peer's address is one this server must not connect to."""
+
+
+def address_allowed(ip: str, allow_private: bool) -> bool:
+    """Whether connecting to ``ip`` is allowed: public unicast only; with ``allow_private`` also
+    loopback and private ranges. Link-local (cloud metadata) and multicast never."""
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_multicast or address.is_unspecified or address.is_link_local:
+        return False
+    if allow_private and (address.is_loopback or address.is_private):
+        return True
+    if isinstance(address, ipaddress.IPv4Address) and address in SHARED_ADDRESS_SPACE:
+        return False
+    return address.is_global
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself, checks every address, and connects only to an allowed one."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._allow_private = allow_private
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = [info[4][0] for info in infos]
+        allowed = [a for a in addresses if address_allowed(str(a), self._allow_private)]
+        if not allowed:
+            raise AddressRefused(
+                f"{host} resolves to {', '.join(map(str, addresses))}, an address this server"
+                " does not connect to (private, loopback or link-local)"
+            )
+        return super().connect_tcp(str(allowed[0]), port, timeout, local_address, socket_options)
+
+
+class _GuardedTransport(httpx.HTTPTransport):
+    def __init__(self, allow_private: bool) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=_GuardedBackend(allow_private),
+            max_connections=50,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PeerResponse:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            raise PeerUnavailable("the peer answered with something that is not JSON") from None
+
+
+class OutboundClient:
+    """Makes every server-to-server request of this server."""
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        timeout: float = 10.0,
+        max_response_bytes: int = 1 << 20,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._max = max_response_bytes
+        self._client = httpx.Client(
+            transport=transport or _GuardedTransport(allow_private),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": "OpenGeoMesh"},
+        )
+
+    def send(self, request: httpx.Request) -> PeerResponse:
+        """Send a prepared request; follow same-host redirects only (GET requests)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._exchange(request)
+            location = response.headers.get("location")
+            if response.status not in (301, 302, 303, 307, 308) or not location:
+                return response
+            target = request.url.join(location)
+            if (
+                request.method != "GET"
+                or target.host != request.url.host
+                or (target.port != request.url.port)
+                or target.scheme != request.url.scheme
+            ):
+                raise PeerUnavailable(f"{request.url.host} redirects elsewhere ({target.host})")
+            request = self._client.build_request("GET", target, headers=request.headers)
+        raise PeerUnavailable(f"{request.url.host} redirects too often")
+
+    def build(self, method: str, url: str, **options: Any) -> httpx.Request:
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https"):
+            raise PeerUnavailable(f"{url!r} is not an http(s) URL")
+        return self._client.build_request(method, url, **options)
+
+    def get_json(self, url: str) -> Any:
+        response = self.send(self.build("GET", url, headers={"Accept": "application/json"}))
+        if response.status != 200:
+            raise PeerUnavailable(f"{url} answered {response.status}")
+        return response.json()
+
+    def _exchange(self, request: httpx.Request) -> PeerResponse:
+        try:
+            with self._client.stream(
+                request.method, request.url, headers=request.headers, content=request.content
+            ) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > self._max:
+                        raise PeerUnavailable(
+                            f"{request.url.host} answered more than {self._max} bytes"
+                        )
+                return PeerResponse(response.status_code, response.headers, bytes(body))
+        except AddressRefused:
+            raise
+        except httpx.TimeoutException:
+            raise PeerUnavailable(f"{request.url.host} did not answer in time") from None
+        except httpx.HTTPError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, AddressRefused):
+                raise cause from None
+            raise PeerUnavailable(f"{request.url.host} cannot be reached: {exc}") from None
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,190 @@
+"""OCM discovery (draft-ietf-ocm §"OCM API Discovery"): our own document, and a client that finds
+and caches other servers' documents, parsing old and new shapes alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from joserfc.jwk import KeySet
+
+from opengeomesh.ocm.client import OutboundClient, PeerUnavailable
+
+API_VERSION = "1.4.0"
+RESOURCE_TYPE = "feature-collection"
+PROTOCOL = "ogcapi"
+# Older capability and criteria spellings, mapped to the newest words.
+_CAPABILITY_ALIASES = {
+    "invite-accepted": "invites",
+    "receive-code": "exchange-token",
+    "mfa-capable": "enforce-mfa",
+}
+_CRITERIA_ALIASES = {
+    "http-request-signatures": "must-use-http-sig",
+    "token-exchange": "must-exchange-token",
+    "code": "must-exchange-token",
+    "invite": "must-invite",
+}
+
+
+def our_discovery(
+    base_url: str,
+    organisation: str,
+    *,
+    capabilities: Iterable[str],
+    criteria: Iterable[str],
+    token_endpoint: bool,
+) -> dict[str, Any]:
+    """This server's discovery document; ``base_url`` is its public URL."""
+    path = urlsplit(base_url).path.rstrip("/")
+    document: dict[str, Any] = {
+        "enabled": True,
+        "apiVersion": API_VERSION,
+        "endPoint": f"{base_url}/ocm",
+        "provider": organisation,
+        "resourceTypes": [
+            {
+                "name": RESOURCE_TYPE,
+                "shareTypes": ["user", "group"],
+                "protocols": {PROTOCOL: f"{path}/", f"{PROTOCOL}-receive": {}},
+            }
+        ],
+        "capabilities": sorted(capabilities),
+        "criteria": sorted(criteria),
+        "jwksUri": f"{base_url}/ocm/jwks",
+        "inviteAcceptDialog": f"{path}/ocm/accept-invite",
+    }
+    if token_endpoint:
+        document["tokenEndPoint"] = f"{base_url}/ocm/token"
+    return document
+
+
+@dataclass(frozen=True)
+class RemoteServer:
+    """Another server's discovery document, normalised."""
+
+    host: str
+    api_version: str
+    end_point: str
+    provider: str
+    capabilities: frozenset[str]
+    criteria: frozenset[str]
+    jwks_uri: str | None
+    token_end_point: str | None
+    invite_accept_dialog: str | None
+    resource_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def signs(self) -> bool:
+        return "http-sig" in self.capabilities
+
+
+def parse_discovery(host: str, document: Any) -> RemoteServer:
+    """Read a discovery document tolerantly; refuse one that is not usable."""
+    if not isinstance(document, dict):
+        raise PeerUnavailable(f"{host}: the discovery document is not a JSON object")
+    if document.get("enabled") is False:
+        raise PeerUnavailable(f"{host}: OCM is disabled there")
+    end_point = document.get("endPoint") or document.get("endpoint")
+    if not isinstance(end_point, str) or not end_point.startswith(("http://", "https://")):
+        raise PeerUnavailable(f"{host}: the discovery document has no absolute endPoint")
+    resource_types: dict[str, dict[str, Any]] = {}
+    for entry in document.get("resourceTypes") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            protocols = entry.get("protocols") if isinstance(entry.get("protocols"), dict) else {}
+            share_types = [s for s in entry.get("shareTypes") or [] if isinstance(s, str)]
+            resource_types[entry["name"]] = {"shareTypes": share_types, "protocols": protocols}
+    return RemoteServer(
+        host=host,
+        api_version=str(document.get("apiVersion", "")),
+        end_point=end_point.rstrip("/"),
+        provider=str(document.get("provider") or host),
+        capabilities=_words(document.get("capabilities"), _CAPABILITY_ALIASES),
+        criteria=_words(document.get("criteria"), _CRITERIA_ALIASES),
+        jwks_uri=_string(document.get("jwksUri")),
+        token_end_point=_string(document.get("tokenEndPoint")),
+        invite_accept_dialog=_string(document.get("inviteAcceptDialog")),
+        resource_types=resource_types,
+    )
+
+
+def _words(values: Any, aliases: dict[str, str]) -> frozenset[str]:
+    """Capabilities were paths in OCM 1.1 (``/notifications``) and words since."""
+    if not isinstance(values, list):
+        return frozenset()
+    words = set()
+    for value in values:
+        if isinstance(value, str):
+            word = value.strip().lstrip("/")
+            words.add(aliases.get(word, word))
+    return frozenset(words)
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass
+class _Entry:
+    server: RemoteServer
+    expires: float
+    keys: KeySet | None = None
+
+
+class DiscoveryClient:
+    """Finds other servers: ``/.well-known/ocm`` first, then the legacy ``/ocm-provider``.
+
+    Answers are cached for ``ttl`` seconds; callers ask for a fresh copy when cached data fails
+    them (a signing key not found, for example).
+    """
+
+    def __init__(self, client: OutboundClient, *, ttl: float, allow_http: bool) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._schemes = ("https", "http") if allow_http else ("https",)
+        self._cache: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def discover(self, host: str, *, refresh: bool = False) -> RemoteServer:
+        return self._entry(host, refresh).server
+
+    def signing_keys(self, host: str, *, refresh: bool = False) -> KeySet:
+        """The JWK Set a server publishes at its ``jwksUri``."""
+        entry = self._entry(host, refresh)
+        if entry.keys is None or refresh:
+            if entry.server.jwks_uri is None:
+                raise PeerUnavailable(f"{host} publishes no jwksUri")
+            document = self._client.get_json(entry.server.jwks_uri)
+            try:
+                entry.keys = KeySet.import_key_set(document)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise PeerUnavailable(f"{host}: the JWK Set is not usable: {exc}") from None
+        return entry.keys
+
+    def _entry(self, host: str, refresh: bool) -> _Entry:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(host)
+        if cached is not None and not refresh and cached.expires > now:
+            return cached
+        server = self._fetch(host)
+        entry = _Entry(server=server, expires=now + self._ttl)
+        with self._lock:
+            self._cache[host] = entry
+        return entry
+
+    def _fetch(self, host: str) -> RemoteServer:
+        problems = []
+        for scheme in self._schemes:
+            for path in ("/.well-known/ocm", "/ocm-provider"):
+                try:
+                    return parse_discovery(host, self._client.get_json(f"{scheme}://{host}{path}"))
+                except PeerUnavailable as exc:
+                    problems.append(str(exc))
+                    if "does not connect to" in str(exc):
+                        raise
+        raise PeerUnavailable(f"{host} cannot be discovered: {problems[-1]}")

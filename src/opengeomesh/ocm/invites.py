@@ -1,0 +1,225 @@
+"""The invite flow (draft-ietf-ocm §"Invite flow"): Alice invites, Bob accepts on his server,
+his server tells Alice's (``POST /invite-accepted``, signed), both record each other.
+
+An invite string is base64url of ``token@host``; the token is random, single use, expires, and
+is stored only as a hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import orjson
+
+from opengeomesh.accounts.directory import AccountDirectory, require_user
+from opengeomesh.accounts.models import Caller
+from opengeomesh.accounts.tokens import token_hash
+from opengeomesh.errors import Conflict, InvalidInput, Unauthenticated
+from opengeomesh.ocm.addresses import OcmAddress, normalise_host
+from opengeomesh.ocm.client import OutboundClient, PeerUnavailable
+from opengeomesh.ocm.discovery import DiscoveryClient
+from opengeomesh.ocm.models import Contact, Invite
+from opengeomesh.ocm.signatures import RequestSigner
+from opengeomesh.ocm.store import OcmStore
+from opengeomesh.ocm.trust import TrustPolicy, Untrusted
+
+
+def encode_invite(token: str, host: str) -> str:
+    """The canonical invite string: base64url without padding of ``token@host``."""
+    return base64.urlsafe_b64encode(f"{token}@{host}".encode()).decode().rstrip("=")
+
+
+def decode_invite(text: str) -> tuple[str, str]:
+    """Token and host of an invite string (base64url or base64, padding optional)."""
+    cleaned = text.strip()
+    padded = cleaned + "=" * (-len(cleaned) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        token, sep, host = raw.decode("utf-8").rpartition("@")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("invite", "not an invite string") from None
+    if not sep or not token:
+        raise InvalidInput("invite", "not an invite string (token@host)")
+    return token, normalise_host(host, "invite")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInvite:
+    invite: Invite
+    token: str
+    invite_string: str
+    link: str
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedInvite:
+    """What Bob's server learnt by accepting: the inviting person and organisation."""
+
+    contact: Contact
+    organisation: str
+
+
+class Invites:
+    """Making invites, accepting other servers' invites, and answering acceptances of ours."""
+
+    def __init__(
+        self,
+        *,
+        store: OcmStore,
+        accounts: AccountDirectory,
+        policy: TrustPolicy,
+        discovery: DiscoveryClient,
+        client: OutboundClient,
+        signer: RequestSigner,
+        host: str,
+        base_url: str,
+        ttl: timedelta,
+    ) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._policy = policy
+        self._discovery = discovery
+        self._client = client
+        self._signer = signer
+        self._host = host
+        self._base_url = base_url
+        self._ttl = ttl
+
+    # --- Alice's side ---------------------------------------------------------------------
+
+    def create(self, caller: Caller) -> IssuedInvite:
+        """A new single-use invite for the caller."""
+        user = require_user(caller)
+        token = secrets.token_urlsafe(24)
+        invite = self._store.add_invite(user.id, token_hash(token), datetime.now(UTC) + self._ttl)
+        query = urlencode({"token": token, "providerDomain": self._host})
+        return IssuedInvite(
+            invite=invite,
+            token=token,
+            invite_string=encode_invite(token, self._host),
+            link=f"{self._base_url}/ocm/invite?{query}",
+        )
+
+    def of(self, caller: Caller) -> list[Invite]:
+        return self._store.invites_of(require_user(caller).id)
+
+    def receive_acceptance(
+        self,
+        *,
+        recipient_provider: str,
+        token: str,
+        user_id: str,
+        email: str,
+        name: str,
+        signer_host: str | None,
+    ) -> dict[str, str]:
+        """Answer ``POST /invite-accepted``: check the token and the policy, then record."""
+        host = normalise_host(recipient_provider, "recipientProvider")
+        if signer_host is not None and signer_host != host:
+            raise Unauthenticated(f"signed by {signer_host}, but recipientProvider is {host}")
+        found = self._store.invite_by_hash(token_hash(token))
+        if found is None:
+            raise InvalidInput("token", "TOKEN_INVALID: no such invite")
+        invite, owner_id = found
+        if invite.accepted is not None:
+            raise Conflict("INVITE_ALREADY_ACCEPTED: this invite was accepted already")
+        if invite.expires < datetime.now(UTC):
+            raise InvalidInput("token", "TOKEN_EXPIRED: the invite has expired")
+        self._policy.check(host, invite=True)
+        address = str(OcmAddress(user_id, host))
+        contact = Contact(invite.user_name, address, name, email, datetime.now(UTC))
+        organisation = self._organisation(host)
+        if not self._store.accept_invite(
+            invite.id,
+            by=address,
+            contact=contact,
+            user_id=owner_id,
+            peer_host=host,
+            organisation=organisation,
+        ):
+            raise Conflict("INVITE_ALREADY_ACCEPTED: this invite was accepted already")
+        owner = self._accounts.user(invite.user_name)
+        return {"userID": owner.name, "email": owner.email, "name": owner.display_name}
+
+    def _organisation(self, host: str) -> str:
+        try:
+            return self._discovery.discover(host).provider
+        except PeerUnavailable:
+            return host
+
+    # --- Bob's side -----------------------------------------------------------------------
+
+    def preview(self, invite_string: str) -> tuple[str, str]:
+        """The inviting server and its organisation name, before accepting."""
+        _, host = decode_invite(invite_string)
+        self._policy.refuse_blocked(host)
+        return host, self._discovery.discover(host).provider
+
+    def accept(self, caller: Caller, invite_string: str) -> AcceptedInvite:
+        """Accept another server's invite for the caller."""
+        user = require_user(caller)
+        token, host = decode_invite(invite_string)
+        if host == self._host:
+            raise InvalidInput("invite", "this invite comes from this server itself")
+        self._policy.check(host, invite=True)
+        server = self._discovery.discover(host)
+        if "invites" not in server.capabilities:
+            raise InvalidInput("invite", f"{host} ({server.provider}) does not take invites")
+        body = orjson.dumps(
+            {
+                "recipientProvider": self._host,
+                "token": token,
+                "userID": user.name,
+                "email": user.email,
+                "name": user.display_name,
+            }
+        )
+        request = self._client.build(
+            "POST",
+            f"{server.end_point}/invite-accepted",
+            content=body,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        response = self._client.send(self._signer.sign(request))
+        if response.status != 200:
+            raise _refusal(host, response.status, response.body)
+        answer = response.json()
+        if not isinstance(answer, dict) or not isinstance(answer.get("userID"), str):
+            raise PeerUnavailable(f"{host} answered the acceptance without a userID")
+        contact = Contact(
+            user.name,
+            str(OcmAddress(answer["userID"], host)),
+            str(answer.get("name") or answer["userID"]),
+            str(answer.get("email") or ""),
+            datetime.now(UTC),
+        )
+        self._store.record_acceptance(
+            contact=contact, user_id=user.id, peer_host=host, organisation=server.provider
+        )
+        return AcceptedInvite(contact=contact, organisation=server.provider)
+
+    def contacts(self, caller: Caller) -> list[Contact]:
+        return self._store.contacts_of(require_user(caller).id)
+
+
+def _refusal(host: str, status: int, body: bytes) -> Exception:
+    try:
+        answer = orjson.loads(body)
+        message = f"{answer.get('message', '')} ({answer.get('detail', '')})".strip(" ()")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = ""
+    said = f"{host} refused: {message or status}"
+    if status == 400:
+        return InvalidInput("invite", said)
+    if status == 403:
+        return Untrusted(said)
+    if status == 409:
+        return Conflict(said)
+    if status == 401:
+        return PeerUnavailable(f"{host} did not accept our signature: {message or status}")
+    return PeerUnavailable(f"{host} answered {status}")

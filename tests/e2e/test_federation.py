@@ -1,0 +1,355 @@
+"""Two (and three) real servers on loopback ports with their own data directories and keys:
+discovery, the invite flow both ways, and every refusal of the federation core."""
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from http_message_signatures import HTTPMessageSigner, algorithms
+from openapi_schema_validator import OAS30Validator
+
+from opengeomesh.ocm.invites import encode_invite
+from opengeomesh.ocm.keys import Keyring
+from opengeomesh.ocm.signatures import COVERED, RequestSigner, _Keys
+from tests.conftest import Server, cli, free_port, start_server, stop_server
+
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ocm" / "spec.yaml"
+
+
+@dataclass
+class Org:
+    """One organisation's server."""
+
+    data: Path
+    host: str
+    url: str
+    server: Server | None
+
+    def cli(self, *args: str, check: bool = True):  # type: ignore[no-untyped-def]
+        return cli(*args, data=self.data, check=check)
+
+    def keyring(self) -> Keyring:
+        return Keyring(self.data / "keys", self.host, timedelta(days=7))
+
+
+def make_org(
+    base: Path, name: str, organisation: str, *, private: bool = True, run: bool = True
+) -> Org:
+    port = free_port()
+    data = base / name / "data"
+    data.mkdir(parents=True)
+    (data / "config.toml").write_text(
+        f'public_url = "http://127.0.0.1:{port}"\norganisation = "{organisation}"\n'
+        f"allow_private_peers = {'true' if private else 'false'}\n"
+    )
+    server = start_server(data, port=port) if run else None
+    return Org(data=data, host=f"127.0.0.1:{port}", url=f"http://127.0.0.1:{port}", server=server)
+
+
+@pytest.fixture(scope="module")
+def orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Org]]:
+    base = tmp_path_factory.mktemp("federation")
+    a = make_org(base, "a", "Feuerwehr Musterstadt")
+    b = make_org(base, "b", "Leitstelle Nord")
+    for org, users in ((a, ("alice", "carol", "erin")), (b, ("bob", "dave", "frank", "gina"))):
+        for user in users:
+            org.cli(
+                "user",
+                "add",
+                user,
+                "--email",
+                f"{user}@mail.example",
+                "--display-name",
+                user.title(),
+            )
+    yield a, b
+    for org in (a, b):
+        assert org.server is not None
+        stop_server(org.server)
+
+
+def invite(org: Org, user: str) -> str:
+    return org.cli("invite", "create", "--user", user).stdout.strip()
+
+
+def contacts(org: Org, user: str) -> str:
+    return org.cli("contact", "list", "--user", user).stdout
+
+
+def spec_schema(name: str) -> OAS30Validator:
+    assert SPEC.is_file(), f"the OCM OpenAPI document is expected at {SPEC}"
+    spec = yaml.safe_load(SPEC.read_text())
+    schema = {**spec["components"]["schemas"][name], "components": spec["components"]}
+    return OAS30Validator(schema)
+
+
+def test_discovery_document(orgs: tuple[Org, Org]) -> None:
+    a, _ = orgs
+    for path in ("/.well-known/ocm", "/ocm-provider"):
+        document = httpx.get(a.url + path).json()
+        spec_schema("Discovery").validate(document)
+        assert document["provider"] == "Feuerwehr Musterstadt"
+        assert document["endPoint"] == f"{a.url}/ocm"
+        kinds = {t["name"]: t for t in document["resourceTypes"]}
+        collection = kinds["feature-collection"]
+        assert collection["shareTypes"] == ["user", "group"]
+        assert collection["protocols"]["ogcapi-receive"] == {}
+        assert {"invites", "http-sig"} <= set(document["capabilities"])
+        assert {"must-use-http-sig", "must-invite"} <= set(document["criteria"])
+        assert document["inviteAcceptDialog"] == "/ocm/accept-invite"
+    keys = httpx.get(document["jwksUri"]).json()["keys"]
+    assert keys and all(k["kid"].startswith(a.host + "#") and k["alg"] == "Ed25519" for k in keys)
+
+
+def test_invite_flow_both_ways(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    text = invite(a, "alice")
+    accepted = b.cli("invite", "accept", text, "--user", "bob")
+    assert "Feuerwehr Musterstadt" in accepted.stderr
+    assert f"bob@{b.host}" in contacts(a, "alice") and "bob@mail.example" in contacts(a, "alice")
+    assert f"alice@{a.host}" in contacts(b, "bob") and "Alice" in contacts(b, "bob")
+    assert f"bob@{b.host}" in a.cli("invite", "list", "--user", "alice").stdout
+    assert "Leitstelle Nord" in a.cli("peer", "list").stdout
+    assert "Feuerwehr Musterstadt" in b.cli("peer", "list").stdout
+    back = invite(b, "dave")
+    a.cli("invite", "accept", back, "--user", "carol")
+    assert f"carol@{a.host}" in contacts(b, "dave")
+    assert f"dave@{b.host}" in contacts(a, "carol")
+
+
+def test_reused_invite_is_refused(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    text = invite(a, "alice")
+    b.cli("invite", "accept", text, "--user", "frank")
+    again = b.cli("invite", "accept", text, "--user", "gina", check=False)
+    assert again.returncode == 2 and "INVITE_ALREADY_ACCEPTED" in again.stderr
+    assert f"gina@{b.host}" not in contacts(a, "alice")
+    assert "alice" not in contacts(b, "gina")
+
+
+def test_unknown_and_expired_invites(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    unknown = b.cli(
+        "invite", "accept", encode_invite("nope", a.host), "--user", "gina", check=False
+    )
+    assert unknown.returncode == 2 and "TOKEN_INVALID" in unknown.stderr
+    text = invite(a, "erin")
+    with sqlite3.connect(a.data / "opengeomesh.sqlite") as db:
+        db.execute(
+            "UPDATE invites SET expires = '2020-01-01T00:00:00+00:00' WHERE accepted IS NULL"
+        )
+    expired = b.cli("invite", "accept", text, "--user", "gina", check=False)
+    assert expired.returncode == 2 and "TOKEN_EXPIRED" in expired.stderr
+    assert "gina" not in contacts(a, "erin") and "erin" not in contacts(b, "gina")
+
+
+def test_blocked_peer_is_refused_on_both_sides(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    a.cli("peer", "block", b.host)
+    try:
+        text = invite(a, "erin")
+        refused = b.cli("invite", "accept", text, "--user", "gina", check=False)
+        assert refused.returncode == 2 and "SERVER_NOT_TRUSTED" in refused.stderr
+        assert "denylist" in httpx.get(a.url + "/.well-known/ocm").json()["criteria"]
+    finally:
+        a.cli("peer", "forget", b.host)
+    b.cli("peer", "block", a.host)
+    try:
+        local = b.cli("invite", "accept", text, "--user", "gina", check=False)
+        assert local.returncode == 2 and "blocked" in local.stderr
+    finally:
+        b.cli("peer", "forget", a.host)
+    assert "gina" not in contacts(a, "erin") and "erin" not in contacts(b, "gina")
+    assert f"gina@{b.host}" not in a.cli("invite", "list", "--user", "erin").stdout
+
+
+def test_private_discovery_target_needs_the_switch(orgs: tuple[Org, Org], tmp_path: Path) -> None:
+    a, _ = orgs
+    strict = make_org(tmp_path, "c", "Rettungsdienst Süd", private=False, run=False)
+    strict.cli("user", "add", "hugo")
+    text = invite(a, "erin")
+    refused = strict.cli("invite", "accept", text, "--user", "hugo", check=False)
+    assert refused.returncode == 2 and "does not connect to" in refused.stderr
+    assert "hugo" not in contacts(a, "erin")
+    assert a.host not in strict.cli("peer", "list").stdout
+
+
+# --- signatures, attacked directly ---------------------------------------------------------
+
+
+def acceptance(org_from: Org, token: str, user: str = "mallory") -> bytes:
+    return orjson.dumps(
+        {
+            "recipientProvider": org_from.host,
+            "token": token,
+            "userID": user,
+            "email": "",
+            "name": user,
+        }
+    )
+
+
+def fresh_token(org: Org, user: str) -> str:
+    from opengeomesh.ocm.invites import decode_invite
+
+    return decode_invite(invite(org, user))[0]
+
+
+def post(org: Org, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+    request = httpx.Request(
+        "POST",
+        f"{org.url}/ocm/invite-accepted",
+        content=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    return request
+
+
+def send(request: httpx.Request) -> httpx.Response:
+    with httpx.Client() as client:
+        return client.send(request)
+
+
+def sign_with(
+    request: httpx.Request,
+    key: Ed25519PrivateKey,
+    kid: str,
+    created: datetime | None = None,
+    append: bool = False,
+) -> httpx.Request:
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519, key_resolver=_Keys(lambda _: key)
+    )
+    signer.sign(
+        request,
+        key_id=kid,
+        created=created or datetime.now(UTC),
+        label="second" if append else "ocm",
+        tag="ocm",
+        include_alg=False,
+        covered_component_ids=COVERED,
+        body=request.content,
+        append_if_signature_exists=append,
+        use_existing_digest=append,
+    )
+    return request
+
+
+def assert_refused(response: httpx.Response, status: int, reason: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    spec_schema("Error").validate(body)
+    assert reason in (body["message"] + " " + body.get("detail", "")), body
+
+
+def invite_open(org: Org, user: str) -> bool:
+    return "mallory" not in org.cli("invite", "list", "--user", user).stdout
+
+
+def test_signature_attacks(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    b_key = b.keyring().current
+    token = fresh_token(a, "erin")
+    body = acceptance(b, token)
+
+    assert_refused(send(post(a, body)), 401, "SIGNATURE_REQUIRED")
+    forged = sign_with(post(a, body), Ed25519PrivateKey.generate(), b_key.kid)
+    assert_refused(send(forged), 401, "does not verify")
+    tampered = RequestSigner(b.keyring()).sign(post(a, body))
+    tampered = httpx.Request(
+        "POST", tampered.url, headers=tampered.headers, content=acceptance(b, token, "mallorx")
+    )
+    assert_refused(send(tampered), 401, "Content-Digest")
+    other_host = sign_with(post(a, body), b_key.private, f"{a.host}#{b_key.kid.split('#')[1]}")
+    assert_refused(send(other_host), 401, "another host")
+    as_a = sign_with(post(a, acceptance(a, token)), b_key.private, b_key.kid)
+    assert_refused(send(as_a), 401, "another host")
+    old = sign_with(
+        post(a, body), b_key.private, b_key.kid, created=datetime.now(UTC) - timedelta(minutes=10)
+    )
+    assert_refused(send(old), 401, "SIGNATURE_REFUSED")
+    twice = sign_with(post(a, body), b_key.private, b_key.kid)
+    twice = sign_with(twice, b_key.private, b_key.kid, append=True)
+    assert_refused(send(twice), 401, "SIGNATURE_REFUSED")
+    unknown_kid = sign_with(post(a, body), b_key.private, f"{b.host}#missing")
+    assert_refused(send(unknown_kid), 401, "publishes no key")
+    assert invite_open(a, "erin")
+
+    genuine = RequestSigner(b.keyring()).sign(post(a, body))
+    first = send(genuine)
+    assert first.status_code == 200, first.text
+    spec_schema("AcceptedInviteResponse").validate(first.json())
+    assert first.json()["userID"] == "erin"
+    assert_refused(send(genuine), 401, "replay")
+
+
+def test_rotated_keys_keep_working(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    before = b.keyring().current.kid
+    b.cli("keys", "rotate")
+    kids = [k["kid"] for k in httpx.get(f"{b.url}/ocm/jwks").json()["keys"]]
+    assert before in kids and len(kids) == 2
+    old_signed = sign_with(
+        post(a, acceptance(b, fresh_token(a, "carol"))), b.keyring().published()[0].private, before
+    )
+    assert send(old_signed).status_code == 200  # still published: the grace period
+    text = invite(a, "carol")
+    b.cli("invite", "accept", text, "--user", "gina")  # signed with the new key
+    assert f"gina@{b.host}" in contacts(a, "carol")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "field"),
+    [
+        ("text/plain", b"{}", 415, None),
+        ("application/json", b"{not json", 400, "body"),
+        ("application/json", b"[1, 2]", 400, "body"),
+        ("application/json", b'{"token": "x"}', 400, "recipientProvider"),
+        (
+            "application/json",
+            b'{"recipientProvider": "b.example", "token": 5, "userID": "u",'
+            b' "email": "", "name": ""}',
+            400,
+            "token",
+        ),
+        (
+            "application/json",
+            b'{"recipientProvider": "not a host", "token": "t", "userID": "u",'
+            b' "email": "", "name": ""}',
+            400,
+            "recipientProvider",
+        ),
+        ("application/json", b'{"pad": "' + b"x" * 70000 + b'"}', 413, None),
+    ],
+)
+def test_bad_requests_get_ocm_errors(
+    orgs: tuple[Org, Org], content_type: str, body: bytes, status: int, field: str | None
+) -> None:
+    a, _ = orgs
+    response = httpx.post(
+        f"{a.url}/ocm/invite-accepted", content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == status, response.text
+    payload = response.json()
+    spec_schema("400" if status == 400 else "Error").validate(payload)
+    if field:
+        assert payload["validationErrors"][0]["name"] == field
+
+
+def test_invite_pages(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    link = a.cli("invite", "create", "--user", "alice").stderr.split("link: ")[1].split()[0]
+    page = httpx.get(link)
+    assert page.status_code == 200 and "Feuerwehr Musterstadt" in page.text
+    token = link.split("token=")[1].split("&")[0]
+    dialog = httpx.get(
+        f"{b.url}/ocm/accept-invite", params={"token": token, "providerDomain": a.host}
+    )
+    assert "Feuerwehr Musterstadt" in dialog.text and "opengeomesh invite accept" in dialog.text
