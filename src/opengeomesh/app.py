@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from opengeomesh import __version__
 from opengeomesh.api.problems import install_problem_handlers
 from opengeomesh.api.routes import install_routes
+from opengeomesh.api.vary import VaryOnAccept
 from opengeomesh.config import Settings
 from opengeomesh.services import Services, open_services
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_routes(app)
     static = resources.files("opengeomesh.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.add_middleware(VaryOnAccept)
     # Browser map clients on other origins read layers with a bearer token, never cookies.
     app.add_middleware(
         CORSMiddleware,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +23,7 @@ from rich.table import Table
 
 from opengeomesh.accounts.models import Caller, User
 from opengeomesh.config import Settings, load_settings
-from opengeomesh.errors import OpenGeoMeshError
+from opengeomesh.errors import Conflict, OpenGeoMeshError
 from opengeomesh.features.encoding import geojson_chunks
 from opengeomesh.features.importing import format_for
 from opengeomesh.services import Services, open_services
@@ -335,16 +335,17 @@ def collection_import(
     """Add the features of a file to a collection: all of them, or none if one is bad."""
     with _services(data, database_url) as services:
         caller = _caller(services, user)
-        if create and services.stores.collections.get(collection_id) is None:
+        if create:
             if user is None:
                 raise typer.BadParameter("--create needs --user (the owner)")
-            services.catalog.create(
-                caller,
-                collection_id,
-                title=title,
-                public=public,
-                temporal_property=temporal_property,
-            )
+            with suppress(Conflict):  # it exists: add to it
+                services.catalog.create(
+                    caller,
+                    collection_id,
+                    title=title,
+                    public=public,
+                    temporal_property=temporal_property,
+                )
         count = _import(services, caller, collection_id, file)
     out.print(f"imported {count} features into {collection_id}")
 
@@ -380,10 +381,13 @@ def collection_export(
             sys.stdout.buffer.flush()
             return
         partial = file.with_name(file.name + ".partial")
-        with partial.open("wb") as target:
-            for chunk in geojson_chunks(features):
-                target.write(chunk)
-        partial.replace(file)
+        try:
+            with partial.open("wb") as target:
+                for chunk in geojson_chunks(features):
+                    target.write(chunk)
+            partial.replace(file)
+        finally:
+            partial.unlink(missing_ok=True)
     err.print(f"exported {collection_id} to {file}")
 
 

@@ -45,7 +45,9 @@ class Settings(BaseModel):
     max_import_bytes: int = Field(
         1 << 30, ge=1, description="Largest import body accepted over HTTP"
     )
-    log_level: str = Field("info", description="uvicorn log level")
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
+        "info", description="uvicorn log level"
+    )
     trust_mode: Literal["open", "allowlist", "invite-only"] = Field(
         "invite-only", description="Which servers to deal with (see docs/federation.md)"
     )
@@ -165,8 +167,10 @@ def _from_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             values = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(str(path), f"not valid TOML: {exc}") from exc
+    if "data_dir" in values:
+        raise InvalidInput(str(path), "data_dir cannot be set in the data directory's own file")
     unknown = set(values) - set(Settings.model_fields)
     if unknown:
         raise InvalidInput(str(path), f"unknown setting(s): {', '.join(sorted(unknown))}")

@@ -42,3 +42,7 @@ class Conflict(OpenGeoMeshError):
 
 class PayloadTooLarge(OpenGeoMeshError):
     """A request body is over the configured limit."""
+
+
+class Busy(OpenGeoMeshError):
+    """The store is busy with another write for longer than a request may wait."""

@@ -145,3 +145,18 @@ def test_token_printed_alone(tmp_path: Path) -> None:
     assert "│ 1  │" not in cli("token", "list", "alice", data=data).stdout
     missing = cli("token", "delete", "alice", "1", data=data, check=False)
     assert missing.returncode == 2 and "no token 1" in missing.stderr
+
+
+def test_cli_shows_stored_text_as_text(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cli("user", "add", "alice", data=data)
+    cli("collection", "create", "mk", "--title", "[/b] oops [red]", "--user", "alice", data=data)
+    listed = cli("collection", "list", data=data)
+    assert "[/b] oops [red]" in listed.stdout
+    bad = cli("user", "add", "[bold]x", data=data, check=False)
+    assert bad.returncode == 2 and "'[bold]x' is not a valid name" in bad.stderr
+    missing = cli(
+        "collection", "export", "mk", str(tmp_path / "no" / "out.geojson"), data=data, check=False
+    )
+    assert missing.returncode == 2 and missing.stderr.startswith("error:")
+    assert not (tmp_path / "no").exists()

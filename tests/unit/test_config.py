@@ -48,3 +48,16 @@ def test_database_url_is_masked(tmp_path: Path) -> None:
 def test_postgres_not_yet(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="database_url"):
         load_settings({"data_dir": tmp_path, "database_url": "postgresql://x/y"}, environ={})
+
+
+def test_refused_file_settings(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('data_dir = "/elsewhere"\n')
+    with pytest.raises(InvalidInput, match="data_dir"):
+        load_settings({"data_dir": tmp_path}, environ={})
+    (tmp_path / "config.toml").write_bytes(b"title = '\xff'\n")
+    with pytest.raises(InvalidInput, match="TOML"):
+        load_settings({"data_dir": tmp_path}, environ={})
+    (tmp_path / "config.toml").unlink()
+    with pytest.raises(InvalidInput) as caught:
+        load_settings({"data_dir": tmp_path}, environ={"OGM_LOG_LEVEL": "bogus"})
+    assert caught.value.field == "log_level"

@@ -77,7 +77,8 @@ class AccountDirectory:
         return self._store.list_tokens(self.user(user_name).id)
 
     def delete_token(self, user_name: str, token_id: int) -> None:
-        if not self._store.delete_token(self.user(user_name).id, token_id):
+        user = self.user(user_name)
+        if not 0 < token_id < 2**63 or not self._store.delete_token(user.id, token_id):
             raise NotFound(f"user {user_name!r} has no token {token_id}")
 
     def caller_for_token(self, token: str | None) -> Caller:

@@ -72,9 +72,5 @@ class Caller:
     def is_admin(self) -> bool:
         return self.user is not None and self.user.is_admin
 
-    @property
-    def name(self) -> str:
-        return self.user.name if self.user else "anonymous"
-
 
 ANONYMOUS = Caller()

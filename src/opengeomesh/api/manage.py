@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import tempfile
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import Request
+from fastapi import Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
@@ -27,7 +27,9 @@ from opengeomesh.ocm.models import Contact, Invite, Peer
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields and loose types (``"yes"`` for true) are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class UserIn(_Body):
@@ -195,7 +197,12 @@ def create_token(name: str, body: TokenIn, request: Request, caller: CurrentCall
     return NewTokenOut(**_token(issued.record).model_dump(), token=issued.secret)
 
 
-def delete_token(name: str, token_id: int, request: Request, caller: CurrentCaller) -> Response:
+def delete_token(
+    name: str,
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    request: Request,
+    caller: CurrentCaller,
+) -> Response:
     """Withdraw a personal token; it stops working at once."""
     require_self_or_admin(caller, name)
     services_of(request).accounts.delete_token(name, token_id)
@@ -295,6 +302,7 @@ def export_features(
     collection_id: str, request: Request, caller: CurrentCaller
 ) -> StreamingResponse:
     """All features of a collection as one GeoJSON FeatureCollection, streamed."""
+    require_user(caller)
     _, features = services_of(request).catalog.export(caller, collection_id)
     return StreamingResponse(
         iterate_in_threadpool(geojson_chunks(features)),

@@ -79,7 +79,7 @@ def _json(body: Any, media_type: str = JSON, headers: dict[str, str] | None = No
 # --- landing page, conformance -------------------------------------------------------------
 
 
-def landing_page(request: Request) -> Response:
+def landing_page(request: Request, _: CurrentCaller) -> Response:
     """``GET /``: the links into the API (/req/core/root-success)."""
     fmt = _format(request, {"f"})
     settings = services_of(request).settings
@@ -101,7 +101,7 @@ def landing_page(request: Request) -> Response:
     return _json(body)
 
 
-def conformance(request: Request) -> Response:
+def conformance(request: Request, _: CurrentCaller) -> Response:
     """``GET /conformance``: the conformance classes implemented (/req/core/conformance-success)."""
     fmt = _format(request, {"f"})
     body = {"conformsTo": CONFORMANCE}
@@ -250,8 +250,10 @@ def item(
     """``GET /collections/{collectionId}/items/{featureId}`` (/req/core/f-success), with ETag."""
     fmt = _format(request, {"f"})
     found, feature = services_of(request).catalog.item(caller, collection_id, feature_id)
-    headers = {"ETag": feature.etag}
-    if feature.etag in _etags(request.headers.get("if-none-match", "")):
+    etag = entity_tag(found, feature, fmt)
+    headers = {"ETag": etag}
+    matches = _etags(request.headers.get("if-none-match", ""))
+    if etag in matches or "*" in matches:
         return Response(status_code=304, headers=headers)
     base = base_url(request)
     url = f"{base}/collections/{found.id}/items/{quote(feature_id, safe='')}"
@@ -271,6 +273,13 @@ def item(
         )
     extra = b',"links":' + orjson.dumps(links)
     return Response(feature_bytes(feature, extra), media_type=GEOJSON, headers=headers)
+
+
+def entity_tag(found: Collection, feature: StoredFeature, fmt: Format) -> str:
+    """A strong ETag (RFC 9110 §8.8.3) for one representation of one version of a feature;
+    collection keys are never reused, so a re-created feature gets a new tag."""
+    suffix = "-html" if fmt is Format.HTML else ""
+    return f'"{found.key}-{feature.key}-{feature.version}{suffix}"'
 
 
 def _etags(header: str) -> set[str]:

@@ -16,10 +16,13 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 from opengeomesh import __version__
+from opengeomesh.api.auth import CurrentCaller
 from opengeomesh.api.negotiation import Format, chosen_format
 from opengeomesh.api.ogc import OPENAPI_JSON, base_url, check_parameters
+from opengeomesh.errors import InvalidInput
 from opengeomesh.web.pages import render
 
+DOCUMENT_CACHE = 8
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
@@ -430,7 +433,7 @@ def _schema_30(node: Any) -> Any:
     return node
 
 
-def api_document(request: Request) -> Response:
+def api_document(request: Request, _: CurrentCaller) -> Response:
     """``GET /api``: the OpenAPI document (``f=html`` gives the readable page)."""
     check_parameters(request, {"f"})
     if chosen_format(request) is Format.HTML:
@@ -438,9 +441,10 @@ def api_document(request: Request) -> Response:
     return Response(orjson.dumps(_document(request)), media_type=OPENAPI_JSON)
 
 
-def api_page(request: Request) -> Response:
+def api_page(request: Request, _: CurrentCaller) -> Response:
     """``GET /api.html``: the API definition as a page (``service-doc``)."""
-    check_parameters(request, {"f"})
+    if check_parameters(request, {"f"}).get("f", "html") != "html":
+        raise InvalidInput("f", "this page is HTML only; the JSON document is at /api")
     return render(request, "api.html", doc=_document(request))
 
 
@@ -448,6 +452,8 @@ def _document(request: Request) -> dict[str, Any]:
     url = base_url(request)
     cache: dict[str, dict[str, Any]] = request.app.state.api_documents
     if url not in cache:
+        if len(cache) >= DOCUMENT_CACHE:  # one per Host header seen: keep it bounded
+            cache.pop(next(iter(cache)))
         title = request.app.state.services.settings.title
         cache[url] = build_document(request.app.routes, url, title)
     return cache[url]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from opengeomesh.errors import (
+    Busy,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -21,6 +23,7 @@ from opengeomesh.errors import (
 )
 from opengeomesh.ocm.client import PeerUnavailable
 
+log = logging.getLogger("opengeomesh")
 PROBLEM_TYPE = "application/problem+json"
 REALM = 'Bearer realm="opengeomesh"'
 
@@ -32,6 +35,7 @@ _STATUS: dict[type[OpenGeoMeshError], tuple[int, str]] = {
     Conflict: (409, "Conflict"),
     PayloadTooLarge: (413, "Payload too large"),
     PeerUnavailable: (502, "Bad gateway"),
+    Busy: (503, "Service unavailable"),
 }
 
 
@@ -55,6 +59,8 @@ def domain_problem(exc: OpenGeoMeshError) -> Response:
         if exc.invalid_token:
             challenge += ', error="invalid_token", error_description="the token is not valid"'
         headers = {"WWW-Authenticate": challenge}
+    if isinstance(exc, Busy):
+        headers = {"Retry-After": "2"}
     if isinstance(exc, InvalidInput):
         extra["parameter"] = exc.field
     return problem(status, title, exc.detail, headers, **extra)
@@ -75,13 +81,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_validation(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0]
+        if first.get("type") == "json_invalid":
+            return problem(400, "Bad request", "body: not valid JSON", parameter="body")
         location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         field = ".".join(location) or "body"
         return problem(400, "Bad request", f"{field}: {first.get('msg')}", parameter=field)
 
+    async def on_unexpected(_: Request, exc: Exception) -> Response:
+        log.error("unexpected error", exc_info=exc)
+        return problem(500, "Internal server error", "an unexpected error; it has been logged")
+
     app.add_exception_handler(OpenGeoMeshError, on_domain)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_unexpected)
 
 
 def _reason(status: int) -> str:

@@ -58,10 +58,10 @@ OCM_ROUTES = [
 ]
 
 MANAGE_ROUTES = [
-    Route("/manage/me", manage.me, ["GET"], "The signed-in user"),
-    Route("/manage/users", manage.list_users, ["GET"], "List users"),
+    Route("/manage/me", manage.me, READ, "The signed-in user"),
+    Route("/manage/users", manage.list_users, READ, "List users"),
     Route("/manage/users", manage.add_user, ["POST"], "Add a user", 201),
-    Route("/manage/users/{name}/tokens", manage.list_tokens, ["GET"], "List a user's tokens"),
+    Route("/manage/users/{name}/tokens", manage.list_tokens, READ, "List a user's tokens"),
     Route("/manage/users/{name}/tokens", manage.create_token, ["POST"], "Create a token", 201),
     Route(
         "/manage/users/{name}/tokens/{token_id}",
@@ -70,15 +70,15 @@ MANAGE_ROUTES = [
         "Withdraw a token",
         204,
     ),
-    Route("/manage/groups", manage.list_groups, ["GET"], "List groups"),
+    Route("/manage/groups", manage.list_groups, READ, "List groups"),
     Route("/manage/groups", manage.add_group, ["POST"], "Add a group", 201),
     Route("/manage/groups/{name}/members", manage.add_member, ["POST"], "Add a group member"),
-    Route("/manage/collections", manage.list_collections, ["GET"], "List your collections"),
+    Route("/manage/collections", manage.list_collections, READ, "List your collections"),
     Route("/manage/collections", manage.create_collection, ["POST"], "Create a collection", 201),
     Route(
         "/manage/collections/{collection_id}",
         manage.get_collection,
-        ["GET"],
+        READ,
         "A collection's settings",
     ),
     Route(
@@ -104,14 +104,14 @@ MANAGE_ROUTES = [
     Route(
         "/manage/collections/{collection_id}/export",
         manage.export_features,
-        ["GET"],
+        READ,
         "Export features as GeoJSON",
         extra={"responses": EXPORT_RESPONSE},
     ),
     Route(
         "/manage/collections/{collection_id}/grants",
         manage.list_grants,
-        ["GET"],
+        READ,
         "List local grants",
     ),
     Route(
@@ -146,11 +146,14 @@ def install_routes(app: FastAPI) -> None:
             options["status_code"] = route.status_code
         if route.status_code == 204:
             options["response_model"] = None
+        methods = [m for m in route.methods if m != "HEAD"]
         app.add_api_route(
             route.path,
             route.endpoint,
-            methods=route.methods,
+            methods=methods,
             summary=route.summary,
             tags=[MANAGE_TAG],
             **options,
         )
+        if "HEAD" in route.methods:  # answered like GET; described once, under GET
+            app.add_api_route(route.path, route.endpoint, methods=["HEAD"], include_in_schema=False)

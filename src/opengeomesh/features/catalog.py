@@ -8,13 +8,13 @@ instead (401), since they might be allowed once known.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from opengeomesh.accounts.directory import AccountDirectory, require_user
 from opengeomesh.accounts.models import Caller
 from opengeomesh.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from opengeomesh.features.importing import FeatureReader, SourceFormat
+from opengeomesh.features.importing import FeatureReader, SourceFormat, staged
 from opengeomesh.features.models import (
     Access,
     Collection,
@@ -52,31 +52,18 @@ class Catalog:
 
     def access(self, caller: Caller, collection: Collection) -> Access:
         """What ``caller`` may do with ``collection``."""
-        granted = Access.READ if collection.public else Access.NONE
-        if caller.user is None:
-            return granted
-        if caller.is_admin or caller.user.id == collection.owner_id:
-            return Access.MANAGE
-        given = self._collections.granted_access(caller.user.id, caller.group_ids)
-        return max(granted, given.get(collection.key, Access.NONE))
+        given = {}
+        if caller.user is not None and not caller.is_admin:
+            given = self._collections.granted_access(caller.user.id, caller.group_ids)
+        return _access(caller, collection, given)
 
     def visible(self, caller: Caller) -> list[tuple[Collection, Access]]:
         """Every collection the caller may read, with their access, in id order."""
         given: dict[int, Access] = {}
         if caller.user is not None and not caller.is_admin:
             given = self._collections.granted_access(caller.user.id, caller.group_ids)
-        seen = []
-        for collection in self._collections.all():
-            if caller.user is not None and (
-                caller.is_admin or caller.user.id == collection.owner_id
-            ):
-                access = Access.MANAGE
-            else:
-                public = Access.READ if collection.public else Access.NONE
-                access = max(public, given.get(collection.key, Access.NONE))
-            if access >= Access.READ:
-                seen.append((collection, access))
-        return seen
+        entries = ((c, _access(caller, c, given)) for c in self._collections.all())
+        return [(c, access) for c, access in entries if access >= Access.READ]
 
     def require(self, caller: Caller, collection_id: str, needed: Access) -> Collection:
         """The collection, if the caller has ``needed`` access; else the right refusal."""
@@ -217,7 +204,8 @@ class Catalog:
             progress=progress,
         )
         try:
-            return self._features.add_many(collection, reader)
+            with staged(reader) as checked:
+                return self._features.add_many(collection, checked)
         except DuplicateFeatureId as exc:
             raise InvalidInput(
                 f"features[{exc.position}].id",
@@ -237,13 +225,17 @@ class Catalog:
         return collection
 
 
+def _access(caller: Caller, collection: Collection, given: dict[int, Access]) -> Access:
+    """The access rule: operators and the owner manage; grants (``given``, by collection key)
+    give read or write; a public collection is readable by anyone."""
+    if caller.user is not None and (caller.is_admin or caller.user.id == collection.owner_id):
+        return Access.MANAGE
+    public = Access.READ if collection.public else Access.NONE
+    return max(public, given.get(collection.key, Access.NONE))
+
+
 def _check_text(field: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise InvalidInput(field, f"at most {limit} characters")
     if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
         raise InvalidInput(field, "must not hold control characters")
-
-
-def collection_ids(entries: Iterable[tuple[Collection, Access]]) -> list[str]:
-    """The ids of listed collections, for messages and tests."""
-    return [collection.id for collection, _ in entries]

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import shapely
+import shapely.errors
 from shapely.geometry import shape
 
 from opengeomesh.errors import InvalidInput
@@ -29,6 +30,7 @@ GEOMETRY_DEPTH = {
 }
 FEATURE_ID_PATTERN = re.compile(r"^[^/\\?#%\x00-\x1f\x7f]{1,256}$")
 MAX_COLLECTION_MEMBERS = 10_000
+MAX_INTEGER_ID = 2**63 - 1
 
 
 def parse_feature(obj: Any, *, temporal_property: str | None = None) -> NewFeature:
@@ -47,8 +49,14 @@ def parse_feature(obj: Any, *, temporal_property: str | None = None) -> NewFeatu
     geometry_json = wkb = bbox = None
     if geometry is not None:
         check_geometry(geometry, "geometry")
-        geom = shape(geometry)
-        wkb = shapely.to_wkb(geom)
+        try:
+            geom = shape(geometry)
+            wkb = shapely.to_wkb(geom)
+        except (ValueError, TypeError, shapely.errors.GEOSException):
+            raise InvalidInput(
+                "geometry.coordinates",
+                "the positions of one geometry must all have 2 or all have 3 numbers",
+            ) from None
         bbox = _bbox(geom)
         geometry_json = orjson.dumps(geometry).decode()
     t0 = t1 = None
@@ -78,12 +86,14 @@ def _feature_id(value: Any) -> tuple[str | None, bool]:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidInput("id", "must be a string or an integer")
     if isinstance(value, int):
-        if value < 0:
-            raise InvalidInput("id", "an integer id must not be negative")
+        if not 0 <= value <= MAX_INTEGER_ID:
+            raise InvalidInput("id", f"an integer id must lie between 0 and {MAX_INTEGER_ID}")
         return str(value), True
-    if not FEATURE_ID_PATTERN.match(value):
+    if not FEATURE_ID_PATTERN.match(value) or value in (".", ".."):
         raise InvalidInput(
-            "id", "must be 1-256 characters without '/', '\\', '?', '#', '%' or control characters"
+            "id",
+            "must be 1-256 characters without '/', '\\', '?', '#', '%' or control"
+            " characters, and not '.' or '..'",
         )
     return value, False
 

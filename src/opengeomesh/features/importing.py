@@ -8,7 +8,10 @@ named by its index (0-based, in file order).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 import ijson
@@ -19,6 +22,7 @@ from opengeomesh.features.geojson import parse_feature
 from opengeomesh.features.models import NewFeature
 
 SNIFF_BYTES = 65536
+BOM = b"\xef\xbb\xbf"
 
 
 class SourceFormat(enum.StrEnum):
@@ -59,32 +63,27 @@ class FeatureReader:
 
     def __iter__(self) -> Iterator[NewFeature]:
         head = self._stream.peek(SNIFF_BYTES)
+        if head.startswith(BOM):
+            self._stream.read(len(BOM))
+            head = head[len(BOM) :]
         if not head.strip():
             raise InvalidInput("file", "is empty: expected GeoJSON features")
-        source_format = self._format or _sniff(head)
+        source_format = self._format or _inspect(head)
         objects = (
             self._lines() if source_format is SourceFormat.NEWLINE_DELIMITED else self._members()
         )
-        found = False
         for obj in objects:
             self.index += 1
-            found = True
             try:
                 yield parse_feature(obj, temporal_property=self._temporal)
             except InvalidInput as exc:
                 raise InvalidInput(f"features[{self.index}].{exc.field}", exc.reason) from None
-        if (
-            not found
-            and source_format is SourceFormat.FEATURE_COLLECTION
-            and b'"features"' not in head
-        ):
-            raise InvalidInput("file", "no features found: expected a GeoJSON FeatureCollection")
 
     def _members(self) -> Iterator[Any]:
         try:
             yield from ijson.items(self._stream, "features.item", use_float=True)
         except ijson.JSONError as exc:
-            raise InvalidInput(f"features[{self.index + 1}]", f"not valid JSON: {exc}") from None
+            raise InvalidInput(f"features[{self.index + 1}]", _json_problem(exc)) from None
 
     def _lines(self) -> Iterator[Any]:
         for line in self._stream:
@@ -94,20 +93,48 @@ class FeatureReader:
             try:
                 yield orjson.loads(text)
             except orjson.JSONDecodeError as exc:
-                raise InvalidInput(
-                    f"features[{self.index + 1}]", f"not valid JSON: {exc}"
-                ) from None
+                raise InvalidInput(f"features[{self.index + 1}]", _json_problem(exc)) from None
 
 
-def _sniff(head: bytes) -> SourceFormat:
-    """Tell newline-delimited features from one FeatureCollection by the first line."""
-    first = head.lstrip().lstrip(b"\x1e").split(b"\n", 1)[0]
+def _json_problem(exc: Exception) -> str:
+    """A one-line reason for a JSON parser's error."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "overflow" in text.lower():
+        return "numbers beyond 64 bits are not supported"
+    return f"not valid JSON: {text[:200]}"
+
+
+def _inspect(head: bytes) -> SourceFormat:
+    """Tell newline-delimited features from one FeatureCollection by the first JSON value's
+    top-level members, and refuse what is neither."""
+    seen: dict[str, str] = {}
     try:
-        obj = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return SourceFormat.FEATURE_COLLECTION
-    if isinstance(obj, dict) and obj.get("type") == "Feature":
+        for prefix, event, value in ijson.parse(head, multiple_values=True):
+            if prefix == "" and event == "start_map":
+                continue
+            if prefix == "" and event != "map_key":
+                if event != "end_map":
+                    raise InvalidInput("file", "expected a GeoJSON FeatureCollection or features")
+                break
+            if prefix == "" or "." in prefix:
+                continue
+            if prefix not in seen:
+                seen[prefix] = value if event == "string" else event
+            if "type" in seen and ("features" in seen or seen["type"] != "FeatureCollection"):
+                break
+    except ijson.IncompleteJSONError:
+        pass  # the head ends mid-file: judge by what was seen
+    except ijson.JSONError as exc:
+        raise InvalidInput("file", _json_problem(exc)) from None
+    kind = seen.get("type")
+    if kind == "Feature" or (kind is None and ("geometry" in seen or "properties" in seen)):
         return SourceFormat.NEWLINE_DELIMITED
+    if kind not in (None, "FeatureCollection"):
+        raise InvalidInput("type", f"must be FeatureCollection or Feature, not {kind!r}")
+    if "features" not in seen:
+        raise InvalidInput("features", "no features found: expected a GeoJSON FeatureCollection")
+    if seen["features"] != "start_array":
+        raise InvalidInput("features", "must be an array of features")
     return SourceFormat.FEATURE_COLLECTION
 
 
@@ -138,13 +165,41 @@ class _CountingReader:
         return data
 
     def __iter__(self) -> Iterator[bytes]:
-        pending = b""
-        while True:
-            chunk = self.read(SNIFF_BYTES)
-            if not chunk:
-                break
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            yield from lines
+        """Lines, split as chunks arrive (a long line costs linear time, not quadratic)."""
+        pending = bytearray()
+        while chunk := self.read(SNIFF_BYTES):
+            start = 0
+            while (end := chunk.find(b"\n", start)) >= 0:
+                pending += chunk[start:end]
+                yield bytes(pending)
+                pending.clear()
+                start = end + 1
+            pending += chunk[start:]
         if pending:
-            yield pending
+            yield bytes(pending)
+
+
+@contextmanager
+def staged(features: Iterable[NewFeature], batch: int = 5000) -> Iterator[Iterator[NewFeature]]:
+    """Read and check every feature first, into a temporary file of our own, so that the
+    database is locked only while checked features are written, not while a file is parsed."""
+    with tempfile.TemporaryFile() as spool:
+        chunk: list[NewFeature] = []
+        for feature in features:
+            chunk.append(feature)
+            if len(chunk) >= batch:
+                pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                chunk = []
+        if chunk:
+            pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        spool.seek(0)
+
+        def replay() -> Iterator[NewFeature]:
+            while True:
+                try:
+                    loaded: list[NewFeature] = pickle.load(spool)
+                except EOFError:
+                    return
+                yield from loaded
+
+        yield replay()

@@ -40,10 +40,6 @@ class Permission(enum.StrEnum):
     READ = "read"
     WRITE = "write"
 
-    @property
-    def access(self) -> Access:
-        return Access.WRITE if self is Permission.WRITE else Access.READ
-
 
 class SubjectKind(enum.StrEnum):
     """Who a local grant is for."""
@@ -109,11 +105,6 @@ class StoredFeature:
     properties_json: str | None
     version: int
     key: int
-
-    @property
-    def etag(self) -> str:
-        """A strong entity tag: changes whenever the feature does (RFC 9110 §8.8.3)."""
-        return f'"{self.key}-{self.version}"'
 
     @property
     def json_id(self) -> str | int:

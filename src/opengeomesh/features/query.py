@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -13,6 +14,9 @@ from opengeomesh.errors import InvalidInput
 from opengeomesh.features.models import BBox
 from opengeomesh.features.timeval import Interval, parse_interval
 
+MAX_INTEGER = 2**63 - 1
+_INTEGER = re.compile(r"^-?[0-9]+$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
 ITEMS_PARAMETERS = frozenset({"f", "limit", "offset", "bbox", "datetime", "cursor"})
 
 
@@ -31,10 +35,12 @@ class Cursor:
     def decode(cls, text: str) -> Cursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            if not _INTEGER.match(raw[1:]) or len(raw) > 21:
+                raise ValueError(raw)
             direction, key = raw[0], int(raw[1:])
         except (binascii.Error, UnicodeDecodeError, ValueError, IndexError):
             raise InvalidInput("cursor", "not a cursor of this server; follow the links") from None
-        if direction not in "np" or key < 0:
+        if direction not in "np" or not 0 <= key <= MAX_INTEGER:
             raise InvalidInput("cursor", "not a cursor of this server; follow the links")
         return cls(forward=direction == "n", key=key)
 
@@ -79,8 +85,10 @@ def _integer(params: Mapping[str, str], name: str, default: int, *, minimum: int
     if name not in params:
         return default
     text = params[name].strip()
-    if not text.isdigit() and not (text.startswith("-") and text[1:].isdigit()):
+    if not _INTEGER.match(text):
         raise InvalidInput(name, f"{params[name]!r} is not a whole number")
+    if len(text.lstrip("-")) > 19 or int(text) > MAX_INTEGER:
+        raise InvalidInput(name, f"must be at most {MAX_INTEGER}")
     value = int(text)
     if value < minimum:
         raise InvalidInput(name, f"must be at least {minimum}")
@@ -95,10 +103,9 @@ def parse_bbox(text: str) -> tuple[BBox, ...]:
     parts = text.split(",")
     if len(parts) not in (4, 6):
         raise InvalidInput("bbox", "needs 4 numbers (or 6 with heights), separated by commas")
-    try:
-        numbers = [float(p) for p in parts]
-    except ValueError:
-        raise InvalidInput("bbox", f"{text!r} holds something that is not a number") from None
+    if not all(_NUMBER.match(p.strip()) for p in parts):
+        raise InvalidInput("bbox", f"{text!r} holds something that is not a number")
+    numbers = [float(p) for p in parts]
     if not all(math.isfinite(n) for n in numbers):
         raise InvalidInput("bbox", "numbers must be finite")
     if len(numbers) == 6:

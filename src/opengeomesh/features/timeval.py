@@ -1,31 +1,51 @@
 """RFC 3339 instants and intervals as used by the ``datetime`` parameter (OGC 17-069r4 §7.15.4).
 
-Times are compared as POSIX seconds (UTC). A date stands for the whole day.
+Times are compared as POSIX seconds (UTC). A date stands for the whole day. Only years 1 to 9999
+(in UTC) are accepted, so every stored time can be shown again.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import re
+from datetime import UTC, date, datetime
 
 Interval = tuple[float | None, float | None]
 
 _OPEN = ("", "..")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp() + 0.999
+DAY = 86400.0
+END_OF_DAY = DAY - 1e-3  # a date covers its day up to the last millisecond
 
 
 def parse_instant(text: str) -> tuple[float, float]:
-    """Parse a date or date-time into the span of seconds it covers; raises ``ValueError``."""
-    text = text.strip()
-    if len(text) == 10:
-        day = date.fromisoformat(text)
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return start.timestamp(), (start + timedelta(days=1)).timestamp() - 1e-6
-    if "T" not in text.upper() or len(text) < 19:
-        raise ValueError(f"{text!r} is not an RFC 3339 date or date-time")
-    moment = datetime.fromisoformat(text.replace("z", "Z"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = moment.timestamp()
-    return seconds, seconds
+    """Parse a date or an RFC 3339 date-time into the span of seconds it covers.
+
+    Raises ``ValueError`` with a reason a client can act on.
+    """
+    value = text.strip()
+    try:
+        if _DATE.match(value):
+            day = date.fromisoformat(value)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+            span = (start, start + END_OF_DAY)
+        elif _DATE_TIME.match(value):
+            moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+            seconds = moment.timestamp()
+            span = (seconds, seconds)
+        else:
+            raise ValueError("use a date (2026-11-28) or a date-time with offset (…T06:00:00Z)")
+    except (ValueError, OverflowError) as exc:
+        if "use a date" in str(exc):
+            raise ValueError(f"{text!r} is not an RFC 3339 date or date-time: {exc}") from None
+        raise ValueError(f"{text!r} is not a valid date or time") from None
+    if span[0] < EARLIEST or span[1] > LATEST:
+        raise ValueError(f"{text!r} is outside the years 1 to 9999 (UTC)")
+    return span
 
 
 def parse_interval(text: str) -> Interval:
@@ -45,8 +65,10 @@ def parse_interval(text: str) -> Interval:
 
 
 def to_datetime(seconds: float | None) -> datetime | None:
-    """POSIX seconds to an aware UTC datetime."""
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+    """POSIX seconds to an aware UTC datetime (``None`` when absent or out of range)."""
+    if seconds is None or not EARLIEST <= seconds <= LATEST:
+        return None
+    return datetime.fromtimestamp(min(seconds, LATEST - 0.999), tz=UTC)
 
 
 def rfc3339(moment: datetime | None) -> str | None:

@@ -49,14 +49,6 @@ class SqliteAccountStore:
         )
         return None if row is None else _user(row)
 
-    def get_user_by_id(self, user_id: int) -> User | None:
-        row = (
-            self._db.connection()
-            .execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
-            .fetchone()
-        )
-        return None if row is None else _user(row)
-
     def list_users(self) -> list[User]:
         rows = (
             self._db.connection()

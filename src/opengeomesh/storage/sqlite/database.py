@@ -14,6 +14,8 @@ from pathlib import Path
 import shapely
 from shapely.geometry import box
 
+from opengeomesh.errors import Busy
+
 MIGRATIONS_PACKAGE = "opengeomesh.storage.sqlite.migrations"
 _POINT_WKB = struct.Struct("<bIdd")
 
@@ -74,7 +76,12 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: everything in it is kept, or nothing on an error."""
         conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise Busy("the database is busy with another write; try again shortly") from None
+            raise
         try:
             yield conn
         except BaseException:

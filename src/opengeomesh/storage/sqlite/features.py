@@ -14,8 +14,6 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-import orjson
-
 from opengeomesh.features.models import (
     BBox,
     Collection,
@@ -134,8 +132,8 @@ class SqliteFeatureStore:
         added = 0
         extent = _Extent()
         with self._db.transaction() as conn:
-            seq, bounds = conn.execute(
-                "SELECT change_seq + 1, json_array(minx, miny, maxx, maxy, t_min, t_max)"
+            seq, *bounds = conn.execute(
+                "SELECT change_seq + 1, minx, miny, maxx, maxy, t_min, t_max"
                 " FROM collections WHERE key = ?",
                 (collection.key,),
             ).fetchone()
@@ -258,8 +256,9 @@ class _Extent:
         self.box: list[float] | None = None
         self.times: list[float] | None = None
 
-    def load(self, stored: str) -> None:
-        minx, miny, maxx, maxy, t_min, t_max = orjson.loads(stored)
+    def load(self, stored: list[Any]) -> None:
+        """Start from the extent stored with the collection (all None when empty)."""
+        minx, miny, maxx, maxy, t_min, t_max = stored
         if minx is not None:
             self.box = [minx, miny, maxx, maxy]
         if t_min is not None:
