@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
-
 from opengeomesh.accounts.directory import AccountDirectory
 from opengeomesh.config import Settings
 from opengeomesh.ocm.addresses import host_of_url
@@ -56,9 +54,8 @@ def open_federation(
     settings: Settings,
     store: OcmStore,
     accounts: AccountDirectory,
-    transport: httpx.BaseTransport | None = None,
 ) -> Federation:
-    """Build the federation layer; ``transport`` replaces the network (in-process tests)."""
+    """Build the federation layer of a server."""
     base_url = settings.base_url
     host = host_of_url(base_url)
     keyring = Keyring(settings.data_dir / "keys", host, timedelta(days=settings.key_grace_days))
@@ -66,7 +63,6 @@ def open_federation(
         allow_private=settings.allow_private_peers,
         timeout=settings.peer_timeout,
         max_response_bytes=settings.max_peer_response_bytes,
-        transport=transport,
     )
     discovery = DiscoveryClient(
         client, ttl=settings.discovery_ttl, allow_http=settings.allow_private_peers

@@ -21,7 +21,7 @@ from opengeomesh.accounts.models import Caller
 from opengeomesh.accounts.tokens import token_hash
 from opengeomesh.errors import Conflict, InvalidInput, Unauthenticated
 from opengeomesh.ocm.addresses import OcmAddress, normalise_host
-from opengeomesh.ocm.client import OutboundClient, PeerUnavailable
+from opengeomesh.ocm.client import OutboundClient, PeerResponse, PeerUnavailable
 from opengeomesh.ocm.discovery import DiscoveryClient
 from opengeomesh.ocm.models import Contact, Invite
 from opengeomesh.ocm.signatures import RequestSigner
@@ -179,13 +179,13 @@ class Invites:
                 "name": user.display_name,
             }
         )
-        request = self._client.build(
-            "POST",
-            f"{server.end_point}/invite-accepted",
-            content=body,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
-        response = self._client.send(self._signer.sign(request))
+        try:
+            response = self._post_acceptance(server.end_point, body)
+        except PeerUnavailable:
+            fresh = self._discovery.discover(host, refresh=True)  # it may have moved
+            if fresh.end_point == server.end_point:
+                raise
+            response = self._post_acceptance(fresh.end_point, body)
         if response.status != 200:
             raise _refusal(host, response.status, response.body)
         answer = response.json()
@@ -202,6 +202,15 @@ class Invites:
             contact=contact, user_id=user.id, peer_host=host, organisation=server.provider
         )
         return AcceptedInvite(contact=contact, organisation=server.provider)
+
+    def _post_acceptance(self, end_point: str, body: bytes) -> PeerResponse:
+        request = self._client.build(
+            "POST",
+            f"{end_point}/invite-accepted",
+            content=body,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        return self._client.send(self._signer.sign(request))
 
     def contacts(self, caller: Caller) -> list[Contact]:
         return self._store.contacts_of(require_user(caller).id)
