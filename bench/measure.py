@@ -7,6 +7,7 @@ given, and returns plain JSON-ready dicts so a run can be saved and rendered lat
 from __future__ import annotations
 
 import asyncio
+import functools
 import http.client
 import math
 import random
@@ -15,13 +16,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import numpy as np
 import orjson
 
-from workload import HOST, REGION, points, rss_mib
+from workload import HOST, REGION, memory, points
 
 PAGE = 100  # the page size the issue asks about
 BBOX_LIMIT = 10_000  # bbox queries ask for everything in the box in one page (max_limit)
@@ -245,11 +246,16 @@ def boxes(total: int, expected: float, count: int, seed: int) -> list[Box]:
     return [REGION.random_box(rnd, side) for _ in range(count)]
 
 
-def true_counts(total: int, chosen: Sequence[Box]) -> list[int]:
-    """How many points of the data set lie in each box (edges included), from the generator."""
-    xy = np.fromiter(
+@functools.cache
+def _coordinates(total: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.fromiter(
         ((x, y) for _, x, y, _ in points(total)), dtype=np.dtype((np.float64, 2)), count=total
     )
+
+
+def true_counts(total: int, chosen: Sequence[Box]) -> list[int]:
+    """How many points of the data set lie in each box (edges included), from the generator."""
+    xy = _coordinates(total)
     x, y = xy[:, 0], xy[:, 1]
     return [int(((x >= w) & (x <= e) & (y >= s) & (y <= n)).sum()) for w, s, e, n in chosen]
 
@@ -351,29 +357,51 @@ def _bbox_summary(latencies: list[float], returned: list[int], wrong: int) -> di
 # --- a full walk with the server's memory watched --------------------------------------------
 
 
+class Sample(NamedTuple):
+    """One look at the server's memory."""
+
+    seconds: float
+    pages: int  # pages walked so far
+    rss: float  # MiB
+    anon: float  # MiB
+    threads: int
+
+
 class RssSampler(threading.Thread):
-    """Samples a process's VmRSS every ``interval`` seconds, with the walk's progress."""
+    """Samples a process's memory every ``interval`` seconds, with the walk's progress."""
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
-        self.samples: list[tuple[float, int, float]] = []  # (seconds, pages done, MiB)
+        self.samples: list[Sample] = []
         self.pages = 0
         self._stop_event = threading.Event()
         self._began = time.perf_counter()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            rss = rss_mib(self.pid)
-            if rss is None:
+            found = memory(self.pid)
+            if found is None:
                 return
-            self.samples.append((time.perf_counter() - self._began, self.pages, rss))
+            self.samples.append(Sample(time.perf_counter() - self._began, self.pages, *found))
             self._stop_event.wait(self.interval)
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=5)
+
+    def summary(self) -> dict[str, Any]:
+        """RSS and anonymous memory (MiB) at the start, at most and at the end; threads."""
+        first, last = self.samples[0], self.samples[-1]
+        return {
+            "start": first.rss,
+            "max": max(s.rss for s in self.samples),
+            "end": last.rss,
+            "anon_start": first.anon,
+            "anon_max": max(s.anon for s in self.samples),
+            "threads_max": max(s.threads for s in self.samples),
+        }
 
 
 def walk(
@@ -390,7 +418,6 @@ def walk(
     conn = Connection(base, token)
     conn.get("/")
     time.sleep(1)
-    start_rss = rss_mib(pid)
     sampler = RssSampler(pid)
     sampler.start()
     began = time.perf_counter()
@@ -423,8 +450,6 @@ def walk(
     finally:
         sampler.stop()
         conn.close()
-    end_rss = rss_mib(pid)
-    rss = [s[2] for s in sampler.samples]
     return {
         "limit": limit,
         "finished": finished,
@@ -439,20 +464,18 @@ def walk(
         "features_per_second": features / elapsed,
         "latency_ms": latency_ms(latencies),
         "rss_mib": {
-            "start": start_rss,
-            "max": max(rss, default=math.nan),
-            "end": end_rss,
+            **sampler.summary(),
             "by_progress": _rss_by_progress(sampler.samples, pages),
         },
     }
 
 
-def _rss_by_progress(samples: list[tuple[float, int, float]], pages: int) -> dict[str, float]:
+def _rss_by_progress(samples: list[Sample], pages: int) -> dict[str, float]:
     """RSS when 0, 25, 50, 75 and 100 % of the pages were done (the first sample at or past)."""
     marks: dict[str, float] = {}
     for share in (0, 25, 50, 75, 100):
         target = pages * share / 100
-        hit = next((rss for _, done, rss in samples if done >= target), None)
+        hit = next((s.rss for s in samples if s.pages >= target), None)
         if hit is not None:
             marks[f"{share}%"] = hit
     return marks

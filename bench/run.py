@@ -2,8 +2,9 @@
 
 Generates 100k and 1M point collections, imports them with the CLI, serves them with
 ``opengeomesh serve`` and measures items paging, bbox queries and memory over a full walk; the
-results go to ``docs/benchmarks.md``. ``--quick`` runs 10k/100k in about a minute and writes to
-``bench/.work/benchmarks-quick.md`` instead, so trying it out does not replace the real report.
+results go to ``docs/benchmarks.md`` (about 6-8 minutes). ``--quick`` runs 10k/100k in one to
+two minutes and writes ``bench/.work/benchmarks-quick.md`` instead, so trying it out does not
+replace the real report.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -96,6 +98,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
+    # On SIGTERM, unwind like on Ctrl-C, so that the server subprocess is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = QUICK if args.quick else Plan()
     if args.concurrency:
         plan = replace(plan, concurrency=args.concurrency)
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         out = out / "benchmarks.md"
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    (work / "server.log").unlink(missing_ok=True)
     began = time.perf_counter()
     results: dict[str, Any] = {"machine": machine(), "plan": asdict(plan)}
     results["collections"] = load(plan, work, args.reuse)
@@ -125,11 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         results["items"] = items(plan, server, token)
         results["sweep"] = sweep(plan, server, token)
         sampler.stop()
-        results["rss_during_load_mib"] = {
-            "start": sampler.samples[0][2],
-            "max": max(rss for _, _, rss in sampler.samples),
-            "end": sampler.samples[-1][2],
-        }
+        results["rss_during_load_mib"] = sampler.summary()
         results["bbox"] = bbox(plan, server, token, data_dir)
 
     log(f"restarting the server for a walk through {label(largest)} (limit={plan.walk_limit})")

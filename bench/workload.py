@@ -207,16 +207,20 @@ class Server:
             process.wait(timeout=15)
 
 
-def rss_mib(pid: int) -> float | None:
-    """Resident set size of a process (``VmRSS``), in MiB; None once it is gone."""
+def memory(pid: int) -> tuple[float, float, int] | None:
+    """``VmRSS`` and ``RssAnon`` (MiB) and the thread count of a process; None once it is gone.
+
+    RSS counts file pages too (an ``mmap``-ed database would show up there); ``RssAnon`` is
+    the process's own heap, which is what must not grow.
+    """
     try:
         with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        rss = int(fields["VmRSS"].split()[0]) / 1024
+        anon = int(fields["RssAnon"].split()[0]) / 1024
+        return rss, anon, int(fields["Threads"])
+    except (OSError, KeyError, ValueError):
         return None
-    return None
 
 
 def _machine_busy() -> tuple[float, float]:

@@ -134,7 +134,7 @@ def serve(
         public_url=public_url,
         allow_private_peers=allow_private_peers,
     )
-    services = open_services(settings)
+    services = open_services(settings, serving=True)
     if sample:
         _load_sample(services)
     application = create_app(settings, services)

@@ -26,15 +26,16 @@ class Services:
         self.stores.database.close()
 
 
-def open_services(settings: Settings) -> Services:
-    """Create the data directory, migrate the database and build the services."""
+def open_services(settings: Settings, *, serving: bool = False) -> Services:
+    """Create the data directory, migrate the database and build the services; ``serving`` for
+    the server process itself (not a CLI command beside it)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stores = open_sqlite(settings.sqlite_path)
     accounts = AccountDirectory(stores.accounts)
     catalog = Catalog(
         stores.collections, stores.features, accounts, count_limit=settings.count_limit
     )
-    federation = open_federation(settings, stores.federation, accounts)
+    federation = open_federation(settings, stores.federation, accounts, serving=serving)
     return Services(
         settings=settings,
         accounts=accounts,

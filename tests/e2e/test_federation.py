@@ -353,3 +353,40 @@ def test_invite_pages(orgs: tuple[Org, Org]) -> None:
         f"{b.url}/ocm/accept-invite", params={"token": token, "providerDomain": a.host}
     )
     assert "Feuerwehr Musterstadt" in dialog.text and "opengeomesh invite accept" in dialog.text
+
+
+def test_the_management_api_does_the_same(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    alice = {"Authorization": f"Bearer {a.cli('token', 'create', 'alice').stdout.strip()}"}
+    dave = {"Authorization": f"Bearer {b.cli('token', 'create', 'dave').stdout.strip()}"}
+    made = httpx.post(f"{a.url}/manage/invites", headers=alice)
+    assert made.status_code == 201
+    body = made.json()
+    assert body["link"].startswith(f"{a.url}/ocm/invite?token=") and body["accepted"] is None
+    accepted = httpx.post(
+        f"{b.url}/manage/invites/accept", headers=dave, json={"invite": body["invite"]}
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["organisation"] == "Feuerwehr Musterstadt"
+    assert accepted.json()["contact"]["address"] == f"alice@{a.host}"
+    listed = httpx.get(f"{a.url}/manage/invites", headers=alice).json()
+    assert any(i["accepted_by"] == f"dave@{b.host}" for i in listed)
+    mine = httpx.get(f"{b.url}/manage/contacts", headers=dave).json()
+    assert f"alice@{a.host}" in [c["address"] for c in mine]
+    again = httpx.post(
+        f"{b.url}/manage/invites/accept", headers=dave, json={"invite": body["invite"]}
+    )
+    assert again.status_code == 409 and "INVITE_ALREADY_ACCEPTED" in again.json()["detail"]
+    assert httpx.get(f"{a.url}/manage/peers", headers=alice).status_code == 403
+    root = {"Authorization": f"Bearer {root_token(a)}"}
+    peers = httpx.get(f"{a.url}/manage/peers", headers=root).json()
+    assert any(p["host"] == b.host and p["invited"] for p in peers)
+    blocked = httpx.put(f"{a.url}/manage/peers/{b.host}", headers=root, json={"status": "blocked"})
+    assert blocked.json()["blocked"] is True
+    httpx.put(f"{a.url}/manage/peers/{b.host}", headers=root, json={"status": "none"})
+
+
+def root_token(org: Org) -> str:
+    if "root" not in org.cli("user", "list").stdout:
+        org.cli("user", "add", "root", "--admin")
+    return str(org.cli("token", "create", "root").stdout.strip())

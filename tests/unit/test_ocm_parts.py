@@ -2,7 +2,9 @@
 trust policy."""
 
 import base64
+from pathlib import Path
 
+import httpx
 import pytest
 
 from opengeomesh.errors import InvalidInput
@@ -11,6 +13,7 @@ from opengeomesh.ocm.client import PeerUnavailable, address_allowed
 from opengeomesh.ocm.discovery import parse_discovery
 from opengeomesh.ocm.invites import decode_invite, encode_invite
 from opengeomesh.ocm.models import TrustMode
+from opengeomesh.ocm.signatures import RequestSigner
 from opengeomesh.ocm.trust import TrustPolicy, Untrusted
 from opengeomesh.services import Services
 
@@ -167,3 +170,25 @@ def test_keys_file_is_private_and_rotates(services: Services) -> None:
         k["alg"] == "Ed25519" and k["kty"] == "OKP" and "d" not in k for k in keyring.jwks()["keys"]
     )
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_hosts_are_compared_in_one_spelling() -> None:
+    assert normalise_host("Example.ORG.") == "example.org"
+    assert normalise_host("example.org:443") == "example.org"
+    assert normalise_host("https://example.org:443/") == "example.org"
+    assert normalise_host("example.org.:8443") == "example.org:8443"
+
+
+def test_a_renamed_server_signs_under_its_new_name(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from opengeomesh.ocm.keys import Keyring
+
+    Keyring(tmp_path, "old.example", timedelta(days=1))
+    stale = Keyring(tmp_path, "new.example", timedelta(days=1))
+    assert not stale.names_this_host()
+    with pytest.raises(InvalidInput, match="public_url"):
+        RequestSigner(stale).sign(httpx.Request("POST", "https://x.example/ocm", content=b"{}"))
+    renewed = Keyring(tmp_path, "new.example", timedelta(days=1), rotate_if_renamed=True)
+    assert renewed.current.kid.startswith("new.example#")
+    assert len(renewed.published()) == 2  # the old key stays published for its grace period

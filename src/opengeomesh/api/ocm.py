@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from opengeomesh.api.auth import services_of
 from opengeomesh.errors import (
+    Busy,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -48,6 +49,7 @@ _STATUS: list[tuple[type[OpenGeoMeshError], int, str]] = [
     (PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
     (UnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"),
     (PeerUnavailable, 401, "SIGNATURE_UNVERIFIABLE"),
+    (Busy, 503, "SERVICE_UNAVAILABLE"),
 ]
 
 
@@ -98,14 +100,13 @@ def _receive_acceptance(
     federation = services.federation
     host = normalise_host(payload["recipientProvider"], "recipientProvider")
     federation.policy.refuse_blocked(host)
-    signer_host = verified_signer(services, message, host)
+    verified_signer(services, message, host)
     return federation.invites.receive_acceptance(
         recipient_provider=host,
         token=payload["token"],
         user_id=payload["userID"],
         email=payload["email"],
         name=payload["name"],
-        signer_host=signer_host,
     )
 
 

@@ -127,6 +127,12 @@ MANAGE_ROUTES = [
         "Take a grant back",
         204,
     ),
+    Route("/manage/invites", manage.create_invite, ["POST"], "Make an invite", 201),
+    Route("/manage/invites", manage.list_invites, READ, "List your invites"),
+    Route("/manage/invites/accept", manage.accept_invite, ["POST"], "Accept an invite"),
+    Route("/manage/contacts", manage.list_contacts, READ, "List your contacts"),
+    Route("/manage/peers", manage.list_peers, READ, "List known servers"),
+    Route("/manage/peers/{host}", manage.set_peer, ["PUT"], "Trust or block a server"),
 ]
 
 

@@ -26,6 +26,7 @@ def normalise_host(text: str, field: str = "host") -> str:
         if value.lower().startswith(scheme):
             value = value[len(scheme) :]
     value = value.rstrip("/").lower()
+    value = value.removesuffix(":443")  # the default https port names the same server
     if not value or "/" in value or "@" in value or "?" in value or "#" in value:
         raise InvalidInput(field, f"{text!r} is not a host[:port]")
     host, port = value, ""
@@ -45,10 +46,13 @@ def normalise_host(text: str, field: str = "host") -> str:
             port = rest[1:]
     elif ":" in value:
         host, port = value.rsplit(":", 1)
+        host = host.removesuffix(".")
         if not _REG_NAME.match(host):
             raise InvalidInput(field, f"{text!r} is not a host[:port]")
-    elif not _REG_NAME.match(host):
-        raise InvalidInput(field, f"{text!r} is not a valid host name")
+    else:
+        host = host.removesuffix(".")  # the root label: "example.org." is "example.org"
+        if not _REG_NAME.match(host):
+            raise InvalidInput(field, f"{text!r} is not a valid host name")
     if port:
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise InvalidInput(field, f"{text!r} has an invalid port")

@@ -172,6 +172,10 @@ class DiscoveryClient:
         if cached is not None and not refresh and cached.expires > now:
             return cached
         server = self._fetch(host)
+        if "http" not in self._schemes:
+            for url in (server.end_point, server.jwks_uri):
+                if url is not None and not url.startswith("https://"):
+                    raise PeerUnavailable(f"{host} gives a plain http URL ({url}); https needed")
         entry = _Entry(server=server, expires=now + self._ttl)
         with self._lock:
             self._cache[host] = entry

@@ -54,11 +54,18 @@ def open_federation(
     settings: Settings,
     store: OcmStore,
     accounts: AccountDirectory,
+    *,
+    serving: bool = False,
 ) -> Federation:
-    """Build the federation layer of a server."""
+    """Build the federation layer; a serving process renews a key named after an old host."""
     base_url = settings.base_url
     host = host_of_url(base_url)
-    keyring = Keyring(settings.data_dir / "keys", host, timedelta(days=settings.key_grace_days))
+    keyring = Keyring(
+        settings.data_dir / "keys",
+        host,
+        timedelta(days=settings.key_grace_days),
+        rotate_if_renamed=serving,
+    )
     client = OutboundClient(
         allow_private=settings.allow_private_peers,
         timeout=settings.peer_timeout,

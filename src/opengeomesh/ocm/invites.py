@@ -19,7 +19,7 @@ import orjson
 from opengeomesh.accounts.directory import AccountDirectory, require_user
 from opengeomesh.accounts.models import Caller
 from opengeomesh.accounts.tokens import token_hash
-from opengeomesh.errors import Conflict, InvalidInput, Unauthenticated
+from opengeomesh.errors import Conflict, InvalidInput
 from opengeomesh.ocm.addresses import OcmAddress, normalise_host
 from opengeomesh.ocm.client import OutboundClient, PeerResponse, PeerUnavailable
 from opengeomesh.ocm.discovery import DiscoveryClient
@@ -116,12 +116,11 @@ class Invites:
         user_id: str,
         email: str,
         name: str,
-        signer_host: str | None,
     ) -> dict[str, str]:
-        """Answer ``POST /invite-accepted``: check the token and the policy, then record."""
+        """Answer ``POST /invite-accepted`` from ``recipient_provider``, whose signature the
+        caller has verified: check the policy, then the token, then record both sides."""
         host = normalise_host(recipient_provider, "recipientProvider")
-        if signer_host is not None and signer_host != host:
-            raise Unauthenticated(f"signed by {signer_host}, but recipientProvider is {host}")
+        self._policy.check(host, invite=True)  # before the token: no hints to strangers
         found = self._store.invite_by_hash(token_hash(token))
         if found is None:
             raise InvalidInput("token", "TOKEN_INVALID: no such invite")
@@ -130,9 +129,8 @@ class Invites:
             raise Conflict("INVITE_ALREADY_ACCEPTED: this invite was accepted already")
         if invite.expires < datetime.now(UTC):
             raise InvalidInput("token", "TOKEN_EXPIRED: the invite has expired")
-        self._policy.check(host, invite=True)
         address = str(OcmAddress(user_id, host))
-        contact = Contact(invite.user_name, address, name, email, datetime.now(UTC))
+        contact = Contact(invite.user_name, address, name or user_id, email, datetime.now(UTC))
         organisation = self._organisation(host)
         if not self._store.accept_invite(
             invite.id,
@@ -219,7 +217,8 @@ class Invites:
 def _refusal(host: str, status: int, body: bytes) -> Exception:
     try:
         answer = orjson.loads(body)
-        message = f"{answer.get('message', '')} ({answer.get('detail', '')})".strip(" ()")
+        code, detail = answer.get("message", ""), answer.get("detail", "")
+        message = f"{code} ({detail})" if code and detail else str(code or detail)
     except (orjson.JSONDecodeError, AttributeError):
         message = ""
     said = f"{host} refused: {message or status}"

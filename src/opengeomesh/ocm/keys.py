@@ -40,7 +40,10 @@ class SigningKey:
 class Keyring:
     """The signing keys in ``DIR/keys/``; the newest one signs."""
 
-    def __init__(self, directory: Path, host: str, grace: timedelta) -> None:
+    def __init__(
+        self, directory: Path, host: str, grace: timedelta, *, rotate_if_renamed: bool = False
+    ) -> None:
+        self.host = host
         self._path = directory / KEYRING
         self._directory = directory
         self._host = host
@@ -48,6 +51,12 @@ class Keyring:
         self._lock = threading.Lock()
         self._keys = self._load_or_create()
         self._stamp = self._path.stat().st_mtime_ns
+        if rotate_if_renamed and not self.names_this_host():
+            self.rotate()  # the server's public URL changed: sign under its new name
+
+    def names_this_host(self) -> bool:
+        """Whether the current key's id names this server's host (``host#…``)."""
+        return self.current.kid.startswith(f"{self.host}#")
 
     @property
     def current(self) -> SigningKey:

@@ -5,25 +5,26 @@ Signatures"): label ``ocm``, ``tag="ocm"``, ``created`` and ``keyid``, covering 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import http_sf
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from http_message_signatures import (
     HTTPMessageSigner,
     HTTPMessageVerifier,
     HTTPSignatureKeyResolver,
     algorithms,
 )
+from http_message_signatures.algorithms import HTTPSignatureAlgorithm
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
 from opengeomesh.errors import InvalidInput, Unauthenticated
-from opengeomesh.ocm.addresses import normalise_host
-from opengeomesh.ocm.client import PeerUnavailable
+from opengeomesh.ocm.addresses import host_of_url, normalise_host
 from opengeomesh.ocm.discovery import DiscoveryClient
 from opengeomesh.ocm.keys import Keyring
 from opengeomesh.ocm.store import OcmStore
@@ -55,6 +56,13 @@ class RequestSigner:
         self._keyring = keyring
 
     def sign(self, request: httpx.Request) -> httpx.Request:
+        if not self._keyring.names_this_host():
+            raise InvalidInput(
+                "public_url",
+                f"the signing key {self._keyring.current.kid!r} names another host than this"
+                f" server ({self._keyring.host}): set public_url in config.toml, then run"
+                " `opengeomesh keys rotate` (a server rotates by itself when it starts)",
+            )
         key = self._keyring.current
         signer = HTTPMessageSigner(
             signature_algorithm=algorithms.ED25519, key_resolver=_Keys(lambda _: key.private)
@@ -64,6 +72,7 @@ class RequestSigner:
             request,
             key_id=key.kid,
             created=datetime.now(UTC),
+            nonce=secrets.token_urlsafe(16),  # Ed25519 is deterministic: keep retries distinct
             label=TAG,
             tag=TAG,
             include_alg=False,
@@ -129,60 +138,97 @@ class SignatureVerifier:
         self._window = window
 
     def verify(self, message: InboundMessage, host: str) -> VerifiedSignature:
-        """Verify that ``host`` signed ``message``; every failure names its reason."""
-        found: list[str] = []
+        """Verify that ``host`` signed ``message``; every failure names its reason.
 
-        def resolve(key_id: str) -> Ed25519PublicKey:
-            found.append(key_id)
-            if "#" in key_id:
-                key_host = key_id.split("#", 1)[0]
-                try:
-                    if normalise_host(key_host) != host:
-                        raise SignatureRefused(f"keyid {key_id!r} belongs to another host")
-                except InvalidInput:
-                    raise SignatureRefused(f"keyid {key_id!r} is malformed") from None
-            return self._public_key(host, key_id)
-
+        The one signature tagged ``ocm`` is found first; its ``keyid`` must belong to ``host``
+        and name a key in ``host``'s JWK Set, whose type decides the algorithm.
+        """
+        keyid, created = self._ocm_member(message)
+        if abs(time.time() - created) > self._window:
+            raise SignatureRefused("the signature's created time is outside the allowed window")
+        _check_key_host(keyid, host)
+        public, algorithm = self._public_key(host, keyid)
         verifier = HTTPMessageVerifier(
-            signature_algorithm=algorithms.ED25519, key_resolver=_Keys(resolve)
+            signature_algorithm=algorithm, key_resolver=_Keys(lambda _: public)
         )
-        required = COVERED if message.body else COVERED_NO_BODY
         try:
             results = verifier.verify(
                 message,
                 expect_tag=TAG,
                 max_age=timedelta(seconds=self._window),
-                require_components=required,
+                require_components=COVERED if message.body else COVERED_NO_BODY,
                 body=message.body,
             )
-        except (SignatureRefused, PeerUnavailable):
-            raise
         except HTTPMessageSignaturesException as exc:
             raise SignatureRefused(f"the signature does not verify: {exc}") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise SignatureRefused(f"the signature is malformed: {exc}") from None
         if len(results) != 1:
             raise SignatureRefused(f"{len(results)} signatures tagged ocm; exactly one is allowed")
-        params = results[0].parameters
-        created, keyid = params.get("created"), params.get("keyid")
-        if not isinstance(created, int) or not isinstance(keyid, str):
-            raise SignatureRefused("the signature lacks created or keyid")
-        if abs(time.time() - created) > self._window:
-            raise SignatureRefused("the signature's created time is outside the allowed window")
         signature = message.headers.get("signature") or ""
         digest = hashlib.sha256(signature.encode()).hexdigest()
         if not self._store.remember_signature(digest, created + self._window * 2):
             raise SignatureRefused("this signature was seen before (a replay)")
         return VerifiedSignature(host=host, keyid=keyid)
 
-    def _public_key(self, host: str, key_id: str) -> Ed25519PublicKey:
+    @staticmethod
+    def _ocm_member(message: InboundMessage) -> tuple[str, int]:
+        """``keyid`` and ``created`` of the single ``Signature-Input`` member tagged ocm."""
+        try:
+            members: Any = http_sf.parse(
+                (message.headers.get("signature-input") or "").encode(), tltype="dictionary"
+            )
+        except (http_sf.StructuredFieldError, ValueError) as exc:
+            raise SignatureRefused(f"Signature-Input is malformed: {exc}") from None
+        tagged = [
+            member[1]
+            for member in members.values()
+            if isinstance(member, tuple)
+            and isinstance(member[1], dict)
+            and member[1].get("tag") == TAG
+        ]
+        if len(tagged) != 1:
+            raise SignatureRefused(f"{len(tagged)} signatures tagged ocm; exactly one is allowed")
+        keyid, created = tagged[0].get("keyid"), tagged[0].get("created")
+        if not isinstance(keyid, str) or not isinstance(created, int):
+            raise SignatureRefused("the signature lacks created or keyid")
+        return keyid, created
+
+    def _public_key(self, host: str, key_id: str) -> tuple[Any, type[HTTPSignatureAlgorithm]]:
+        """The key ``host`` publishes as ``key_id``, fetching the JWK Set again once if the key
+        is not in the cached copy (the peer may have rotated)."""
         for refresh in (False, True):
             keys = self._discovery.signing_keys(host, refresh=refresh)
             key = next((k for k in keys.keys if k.kid == key_id), None)
-            if key is None:
-                continue
-            public = key.public_key
-            if not isinstance(public, Ed25519PublicKey):
-                raise SignatureRefused(f"key {key_id!r} is not an Ed25519 key")
-            return public
+            if key is not None:
+                return key.public_key, _algorithm(key.as_dict(private=False), key_id)
         raise SignatureRefused(f"{host} publishes no key {key_id!r}")
+
+
+def _check_key_host(keyid: str, host: str) -> None:
+    """A keyid of the form ``host#name`` or ``https://host/path#name`` must name the signer."""
+    if "#" not in keyid:
+        return
+    owner = keyid.split("#", 1)[0]
+    try:
+        key_host = host_of_url(owner) if "://" in owner else normalise_host(owner)
+    except InvalidInput:
+        raise SignatureRefused(f"keyid {keyid!r} is malformed") from None
+    if key_host != host:
+        raise SignatureRefused(f"keyid {keyid!r} belongs to another host than {host}")
+
+
+def _algorithm(jwk: dict[str, Any], key_id: str) -> type[HTTPSignatureAlgorithm]:
+    """The signature algorithm a JWK stands for (OCM: the algorithm comes from the key)."""
+    kind, curve, alg = jwk.get("kty"), jwk.get("crv"), jwk.get("alg")
+    if kind == "OKP" and curve == "Ed25519":
+        return algorithms.ED25519
+    if kind == "EC" and curve == "P-256":
+        return algorithms.ECDSA_P256_SHA256
+    if kind == "EC" and curve == "P-384":
+        return algorithms.ECDSA_P384_SHA384
+    if kind == "RSA" and alg == "PS512":
+        return algorithms.RSA_PSS_SHA512
+    if kind == "RSA" and alg == "RS256":
+        return algorithms.RSA_V1_5_SHA256
+    raise SignatureRefused(f"key {key_id!r} is of a kind this server does not verify ({kind})")
