@@ -236,6 +236,56 @@ def load_summary(runs: Sequence[LoadRun]) -> dict[str, Any]:
     }
 
 
+async def bursts(
+    base: str,
+    token: str,
+    pid: int,
+    collection_id: str,
+    total: int,
+    *,
+    clients: int,
+    count: int,
+    burst_s: float,
+    idle_s: float,
+) -> list[dict[str, Any]]:
+    """Bursts of ``clients`` clients following ``next`` links, with idle pauses between them.
+
+    A server that keeps one SQLite connection per worker thread, while the thread pool retires
+    idle threads and starts new ones, shows here as handles and memory that grow per burst.
+    """
+    rows = []
+    for number in range(count):
+        await asyncio.sleep(idle_s)
+        before = memory(pid)
+        run = await items_load(
+            base,
+            token,
+            collection_id,
+            total,
+            "cursor",
+            concurrency=clients,
+            warmup=0.0,
+            duration=burst_s,
+            seed=number,
+        )
+        after = memory(pid)
+        if before is None or after is None:
+            raise RuntimeError("the server is gone")
+        rows.append(
+            {
+                "burst": number + 1,
+                "per_second": len(run.latencies) / run.duration_s,
+                "errors": len(run.problems),
+                "rss_before": before[0],
+                "rss_after": after[0],
+                "threads_after": after[2],
+                "handles_before": before[3],
+                "handles_after": after[3],
+            }
+        )
+    return rows
+
+
 # --- bbox queries --------------------------------------------------------------------------
 
 
@@ -365,6 +415,7 @@ class Sample(NamedTuple):
     rss: float  # MiB
     anon: float  # MiB
     threads: int
+    handles: int  # open SQLite database files, one per connection
 
 
 class RssSampler(threading.Thread):
@@ -401,6 +452,7 @@ class RssSampler(threading.Thread):
             "anon_start": first.anon,
             "anon_max": max(s.anon for s in self.samples),
             "threads_max": max(s.threads for s in self.samples),
+            "handles_max": max(s.handles for s in self.samples),
         }
 
 

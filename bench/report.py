@@ -229,10 +229,32 @@ def _observations(results: dict[str, Any]) -> list[str]:
     notes.append(
         f"**Memory under concurrent load.** RSS reached {load_rss['max']:.0f} MiB "
         f"({load_rss['anon_max']:.0f} MiB anonymous) with up to {load_rss['threads_max']} "
-        f"server threads during the multi-client runs, against {walk_rss['max']:.0f} MiB for a "
+        f"server threads and {load_rss['handles_max']} SQLite connections during the "
+        f"multi-client runs, against {walk_rss['max']:.0f} MiB for a "
         "single-client walk: every worker thread opens its own SQLite connection, each with its "
         "own page cache, so memory grows with the number of threads that served requests."
     )
+    bursts = results["bursts"]
+    if len(bursts) >= 2:
+        first, last = bursts[0], bursts[-1]
+        grown = last["handles_after"] - first["handles_after"]
+        if grown > 0:
+            notes.append(
+                f"**SQLite connections leak.** After each idle pause, a burst of "
+                f"{plan['burst_clients']} clients leaves more database handles open: "
+                + ", ".join(str(b["handles_after"]) for b in bursts)
+                + f" after bursts 1–{len(bursts)}, with RSS "
+                + " → ".join(f"{b['rss_after']:.0f}" for b in bursts)
+                + " MiB. The thread pool retires idle threads and starts new ones; each new "
+                "thread opens a new connection while the old thread's connection stays open "
+                "(and keeps its page cache), so memory grows with every burst, without bound."
+            )
+        else:
+            notes.append(
+                "**Bursts after idle pauses** leave the number of open database handles "
+                f"unchanged ({first['handles_after']} after the first burst, "
+                f"{last['handles_after']} after the last)."
+            )
     return ["## Observations", "", *[f"- {n}" for n in notes], ""]
 
 
@@ -302,7 +324,8 @@ def _items(results: dict[str, Any]) -> list[str]:
     notes.append(
         f"Server RSS during these load runs and the sweep below: {rss['start']:.0f} MiB at the "
         f"start, {rss['max']:.0f} MiB at most ({rss['anon_max']:.0f} MiB anonymous), "
-        f"{rss['end']:.0f} MiB at the end; up to {rss['threads_max']} threads."
+        f"{rss['end']:.0f} MiB at the end; up to {rss['threads_max']} threads and "
+        f"{rss['handles_max']} open database handles."
     )
     sweep = [_load_row(r, str(r["concurrency"])) for r in results["sweep"]]
     largest = _label(max(plan["sizes"]))
@@ -324,12 +347,38 @@ def _items(results: dict[str, Any]) -> list[str]:
         *_table(["Collection", "Pages", *head], rows),
         *[f"- {n}" for n in notes],
         "",
+        *_bursts(results),
         f"### Concurrency sweep (`next` links, {largest})",
         "",
         f"The same load with 1 to {max(plan['sweep_clients'])} clients, "
         f"{plan['sweep_s']:.0f} s each after 1 s of warm-up.",
         "",
         *_table(["Clients", *head], sweep),
+    ]
+
+
+def _bursts(results: dict[str, Any]) -> list[str]:
+    plan = results["plan"]
+    rows = [
+        [
+            str(b["burst"]),
+            f"{b['per_second']:.0f}",
+            str(b["errors"]),
+            f"{b['rss_before']:.0f} → {b['rss_after']:.0f}",
+            str(b["threads_after"]),
+            f"{b['handles_before']} → {b['handles_after']}",
+        ]
+        for b in results["bursts"]
+    ]
+    return [
+        f"### Bursts after idle pauses (`next` links, {_label(max(plan['sizes']))})",
+        "",
+        f"{plan['bursts']} bursts of {plan['burst_clients']} clients for "
+        f"{plan['burst_s']:.0f} s, each after {plan['burst_idle_s']:.0f} s without requests "
+        "(the thread pool retires threads idle for 10 s). *Handles* are the server's open "
+        "file descriptors on the database file, one per SQLite connection.",
+        "",
+        *_table(["Burst", "Pages/s", "Errors", "RSS MiB", "Threads", "Handles"], rows),
     ]
 
 

@@ -49,6 +49,10 @@ class Plan:
     bbox_goal_ms: float = 10.0
     sweep_clients: tuple[int, ...] = (1, 4, 16, 32)
     sweep_s: float = 5.0
+    bursts: int = 3
+    burst_clients: int = 32
+    burst_s: float = 3.0
+    burst_idle_s: float = 12.0  # anyio retires worker threads idle for 10 s
     walk_limit: int = 1000
     walk_max_s: float = 300.0
     quick: bool = False
@@ -131,6 +135,23 @@ def main(argv: list[str] | None = None) -> int:
         results["sweep"] = sweep(plan, server, token)
         sampler.stop()
         results["rss_during_load_mib"] = sampler.summary()
+        log(
+            f"{plan.bursts} bursts of {plan.burst_clients} clients, {plan.burst_s:.0f} s each after"
+            f" {plan.burst_idle_s:.0f} s idle"
+        )
+        results["bursts"] = asyncio.run(
+            measure.bursts(
+                server.url,
+                token,
+                server.pid,
+                collection_id(largest),
+                largest,
+                clients=plan.burst_clients,
+                count=plan.bursts,
+                burst_s=plan.burst_s,
+                idle_s=plan.burst_idle_s,
+            )
+        )
         results["bbox"] = bbox(plan, server, token, data_dir)
 
     log(f"restarting the server for a walk through {label(largest)} (limit={plan.walk_limit})")

@@ -207,18 +207,25 @@ class Server:
             process.wait(timeout=15)
 
 
-def memory(pid: int) -> tuple[float, float, int] | None:
-    """``VmRSS`` and ``RssAnon`` (MiB) and the thread count of a process; None once it is gone.
+def memory(pid: int) -> tuple[float, float, int, int] | None:
+    """``VmRSS`` and ``RssAnon`` (MiB), threads and open database handles of a process.
 
     RSS counts file pages too (an ``mmap``-ed database would show up there); ``RssAnon`` is
-    the process's own heap, which is what must not grow.
+    the process's own heap, which is what must not grow. Database handles are the open file
+    descriptors of ``*.sqlite`` files: one per SQLite connection. None once the process is gone.
     """
     try:
         with open(f"/proc/{pid}/status") as status:
             fields = dict(line.split(":", 1) for line in status if ":" in line)
         rss = int(fields["VmRSS"].split()[0]) / 1024
         anon = int(fields["RssAnon"].split()[0]) / 1024
-        return rss, anon, int(fields["Threads"])
+        handles = 0
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            try:
+                handles += os.readlink(fd.path).endswith(".sqlite")
+            except OSError:
+                continue
+        return rss, anon, int(fields["Threads"]), handles
     except (OSError, KeyError, ValueError):
         return None
 

@@ -270,7 +270,7 @@ def test_signature_attacks(orgs: tuple[Org, Org]) -> None:
     other_host = sign_with(post(a, body), b_key.private, f"{a.host}#{b_key.kid.split('#')[1]}")
     assert_refused(send(other_host), 401, "another host")
     as_a = sign_with(post(a, acceptance(a, token)), b_key.private, b_key.kid)
-    assert_refused(send(as_a), 401, "another host")
+    assert_refused(send(as_a), 400, "this server itself")
     old = sign_with(
         post(a, body), b_key.private, b_key.kid, created=datetime.now(UTC) - timedelta(minutes=10)
     )
@@ -288,6 +288,11 @@ def test_signature_attacks(orgs: tuple[Org, Org]) -> None:
     spec_schema("AcceptedInviteResponse").validate(first.json())
     assert first.json()["userID"] == "erin"
     assert_refused(send(genuine), 401, "replay")
+    headers = httpx.Headers(genuine.headers)
+    headers["signature-input"] = headers["signature-input"].replace("ocm=", "xx=", 1)
+    headers["signature"] = headers["signature"].replace("ocm=", "xx=", 1)
+    relabelled = httpx.Request("POST", genuine.url, content=genuine.content, headers=headers)
+    assert_refused(send(relabelled), 401, "replay")
 
 
 def test_rotated_keys_keep_working(orgs: tuple[Org, Org]) -> None:
@@ -390,3 +395,15 @@ def root_token(org: Org) -> str:
     if "root" not in org.cli("user", "list").stdout:
         org.cli("user", "add", "root", "--admin")
     return str(org.cli("token", "create", "root").stdout.strip())
+
+
+def test_own_invites_cannot_come_back_under_another_name(orgs: tuple[Org, Org]) -> None:
+    a, _ = orgs
+    token = fresh_token(a, "alice")
+    port = a.host.rsplit(":", 1)[1]
+    for spelling in (a.host, f"localhost:{port}", f"[::ffff:127.0.0.1]:{port}"):
+        refused = a.cli(
+            "invite", "accept", encode_invite(token, spelling), "--user", "carol", check=False
+        )
+        assert refused.returncode == 2 and "this server itself" in refused.stderr, spelling
+    assert f"alice@{a.host}" not in contacts(a, "carol")

@@ -128,6 +128,10 @@ def test_discovery_parsing_is_tolerant() -> None:
         ("224.0.0.1", False, False),
         ("fd12::1", False, True),
         ("2606:4700::1", True, True),
+        ("64:ff9b::a9fe:a9fe", False, False),
+        ("::a9fe:a9fe", False, False),
+        ("2002:a9fe:a9fe::1", False, False),
+        ("64:ff9b::808:808", True, True),
     ],
 )
 def test_address_guard(ip: str, public: bool, private: bool) -> None:
@@ -192,3 +196,38 @@ def test_a_renamed_server_signs_under_its_new_name(tmp_path: Path) -> None:
     renewed = Keyring(tmp_path, "new.example", timedelta(days=1), rotate_if_renamed=True)
     assert renewed.current.kid.startswith("new.example#")
     assert len(renewed.published()) == 2  # the old key stays published for its grace period
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("[::ffff:127.0.0.1]:18150", "127.0.0.1:18150"),
+        ("[::ffff:7f00:1]:18150", "127.0.0.1:18150"),
+        ("[0:0::1]", "[::1]"),
+        ("[2001:DB8::1]:443", "[2001:db8::1]"),
+    ],
+)
+def test_ip_literals_have_one_spelling(text: str, canonical: str) -> None:
+    assert normalise_host(text) == canonical
+
+
+@pytest.mark.parametrize(
+    "text", ["2130706433:18150", "127.1", "0177.0.0.1", "x:¹", "x:²²", "1.2.3"]
+)
+def test_odd_numeric_hosts_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        normalise_host(text)
+
+
+def test_discovery_with_wrong_types_is_refused_or_tolerated() -> None:
+    doc = {
+        "enabled": True,
+        "endPoint": "https://x.example/ocm",
+        "resourceTypes": 5,
+        "capabilities": "http-sig",
+        "criteria": [1, None],
+    }
+    server = parse_discovery("x.example", doc)
+    assert server.resource_types == {} and server.capabilities == frozenset()
+    doc["resourceTypes"] = [{"name": "file", "shareTypes": 5, "protocols": []}]
+    assert parse_discovery("x.example", doc).resource_types["file"]["shareTypes"] == []

@@ -85,3 +85,36 @@ def test_names_resolving_to_loopback_are_refused() -> None:
             client.get_json(url)
     with pytest.raises(PeerUnavailable, match="not an http"):
         client.get_json("file:///etc/passwd")
+
+
+def test_a_trickling_peer_is_cut_off() -> None:
+    """A total deadline per exchange: a peer sending a byte now and then cannot hold a worker."""
+    import socket
+    import threading
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        while not stop.is_set():
+            try:
+                conn.sendall(b"x")
+            except OSError:
+                break
+            time.sleep(0.2)
+        conn.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    client = OutboundClient(allow_private=True, timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(PeerUnavailable, match="in time"):
+        client.get_json(f"http://127.0.0.1:{port}/.well-known/ocm")
+    assert time.monotonic() - started < 2.5
+    stop.set()
+    server.close()

@@ -4,6 +4,7 @@ pages an invite link and ``inviteAcceptDialog`` lead to. Errors here use the OCM
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -30,6 +31,7 @@ from opengeomesh.ocm.signatures import InboundMessage, SignatureRefused
 from opengeomesh.services import Services
 from opengeomesh.web.pages import render
 
+log = logging.getLogger("opengeomesh")
 JWKS_TYPE = "application/jwk-set+json"
 ACCEPTED_INVITE_FIELDS = ("recipientProvider", "token", "userID", "email", "name")
 _CODE = re.compile(r"^([A-Z][A-Z_]+): (.*)$", re.S)
@@ -91,6 +93,10 @@ async def invite_accepted(request: Request) -> Response:
         answer = await run_in_threadpool(_receive_acceptance, services, message, payload)
     except OpenGeoMeshError as exc:
         return ocm_error(exc)
+    except Exception:
+        log.exception("unexpected error in /ocm/invite-accepted")
+        failure = {"message": "INTERNAL_ERROR", "detail": "an unexpected error, now logged"}
+        return Response(orjson.dumps(failure), 500, media_type="application/json")
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
@@ -99,8 +105,15 @@ def _receive_acceptance(
 ) -> dict[str, str]:
     federation = services.federation
     host = normalise_host(payload["recipientProvider"], "recipientProvider")
-    federation.policy.refuse_blocked(host)
-    verified_signer(services, message, host)
+    if host == federation.host:
+        raise InvalidInput("recipientProvider", "INVALID: that is this server itself")
+    try:
+        federation.verify_sender(message, host)
+    except PeerUnavailable as exc:
+        log.info("cannot verify %s: %s", host, exc.detail)
+        raise SignatureRefused(
+            f"SIGNATURE_UNVERIFIABLE: the keys of {host} could not be fetched"
+        ) from None
     return federation.invites.receive_acceptance(
         recipient_provider=host,
         token=payload["token"],
@@ -108,18 +121,6 @@ def _receive_acceptance(
         email=payload["email"],
         name=payload["name"],
     )
-
-
-def verified_signer(services: Services, message: InboundMessage, host: str) -> str:
-    """Check that ``host`` signed the message; unsigned only where the policy allows it."""
-    federation = services.federation
-    if message.signed:
-        return federation.verifier.verify(message, host).host
-    if not federation.policy.accept_unsigned:
-        raise SignatureRefused("SIGNATURE_REQUIRED: this server accepts only signed requests")
-    if federation.discovery.discover(host).signs:
-        raise SignatureRefused(f"SIGNATURE_REQUIRED: {host} signs, so its requests must be signed")
-    return host
 
 
 async def _json_body(request: Request, limit: int) -> bytes:
@@ -150,6 +151,9 @@ def _accepted_invite(body: bytes) -> dict[str, str]:
             raise InvalidInput(name, "MISSING: required")
         if not isinstance(payload[name], str) or len(payload[name]) > 1000:
             raise InvalidInput(name, "INVALID: must be a string of at most 1000 characters")
+    for name in ("userID", "email", "name"):
+        if not payload[name].isprintable():
+            raise InvalidInput(name, "INVALID: must not hold control characters")
     if not payload["token"] or not payload["userID"]:
         raise InvalidInput("token" if not payload["token"] else "userID", "MISSING: empty")
     return {name: payload[name] for name in ACCEPTED_INVITE_FIELDS}
@@ -189,8 +193,10 @@ def accept_invite_page(request: Request) -> Response:
     try:
         invite = encode_invite(token, normalise_host(domain, "providerDomain"))
         host, organisation = services.federation.invites.preview(invite)
-    except OpenGeoMeshError as exc:
+    except InvalidInput as exc:
         error, invite = exc.detail, ""
+    except OpenGeoMeshError:
+        error, invite = "the inviting server cannot be reached or is not trusted here", ""
     return render(
         request,
         "accept_invite.html",

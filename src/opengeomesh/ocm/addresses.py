@@ -20,44 +20,55 @@ _REG_NAME = re.compile(
 
 
 def normalise_host(text: str, field: str = "host") -> str:
-    """A server's ``host[:port]`` in canonical form; raises :class:`InvalidInput` if malformed."""
+    """A server's ``host[:port]`` in its one canonical spelling; raises :class:`InvalidInput`.
+
+    Lower case, no trailing dot, no default https port, IP literals in their standard form
+    (an IPv4-mapped IPv6 literal becomes the IPv4 address), so that a server cannot slip past a
+    block by spelling its name another way. Numeric hosts must be dotted-quad IPv4.
+    """
     value = text.strip()
     for scheme in ("https://", "http://"):
         if value.lower().startswith(scheme):
             value = value[len(scheme) :]
     value = value.rstrip("/").lower()
-    value = value.removesuffix(":443")  # the default https port names the same server
-    if not value or "/" in value or "@" in value or "?" in value or "#" in value:
+    if not value or not value.isascii() or any(c in value for c in "/@?#\\ "):
         raise InvalidInput(field, f"{text!r} is not a host[:port]")
-    host, port = value, ""
     if value.startswith("["):
         end = value.find("]")
         if end < 0:
             raise InvalidInput(field, f"{text!r} has an unclosed IPv6 literal")
         host, rest = value[1:end], value[end + 1 :]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise InvalidInput(field, f"{text!r} is not a valid IPv6 literal") from None
-        host = f"[{host}]"
-        if rest:
-            if not rest.startswith(":"):
-                raise InvalidInput(field, f"{text!r} is not a host[:port]")
-            port = rest[1:]
-    elif ":" in value:
-        host, port = value.rsplit(":", 1)
-        host = host.removesuffix(".")
-        if not _REG_NAME.match(host):
+        if rest and not rest.startswith(":"):
             raise InvalidInput(field, f"{text!r} is not a host[:port]")
+        port = rest[1:]
+        host = _ip_literal(host, text, field)
     else:
+        host, _, port = value.partition(":")
+        if ":" in port:
+            raise InvalidInput(field, f"{text!r}: put an IPv6 address in brackets")
         host = host.removesuffix(".")  # the root label: "example.org." is "example.org"
-        if not _REG_NAME.match(host):
+        if re.fullmatch(r"[0-9.]+", host):
+            host = _ip_literal(host, text, field)
+        elif not _REG_NAME.match(host):
             raise InvalidInput(field, f"{text!r} is not a valid host name")
-    if port:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidInput(field, f"{text!r} has an invalid port")
-        return f"{host}:{int(port)}"
-    return host
+    if port in ("", "443"):
+        return host
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidInput(field, f"{text!r} has an invalid port")
+    return f"{host}:{int(port)}"
+
+
+def _ip_literal(text: str, original: str, field: str) -> str:
+    """An IP address in its standard spelling: IPv4 dotted quad, IPv6 compressed in brackets."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidInput(field, f"{original!r} is not a valid IP address") from None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return f"[{address.compressed}]"
+    return str(address)
 
 
 def host_of_url(url: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,10 @@ from opengeomesh.errors import OpenGeoMeshError
 
 MAX_REDIRECTS = 3
 SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 (CGNAT)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+MAX_CONCURRENT = 16  # outbound exchanges at once, so slow peers cannot take every worker
 
 
 class PeerUnavailable(OpenGeoMeshError):
@@ -37,8 +43,10 @@ def address_allowed(ip: str, allow_private: bool) -> bool:
     """Whether connecting to ``ip`` is allowed: public unicast only; with ``allow_private`` also
     loopback and private ranges. Link-local (cloud metadata) and multicast never."""
     address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(ip)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            address = embedded
     if address.is_multicast or address.is_unspecified or address.is_link_local:
         return False
     if allow_private and (address.is_loopback or address.is_private):
@@ -46,6 +54,18 @@ def address_allowed(ip: str, allow_private: bool) -> bool:
     if isinstance(address, ipaddress.IPv4Address) and address in SHARED_ADDRESS_SPACE:
         return False
     return address.is_global
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address inside an IPv4-mapped, NAT64 (RFC 6052), 6to4 or IPv4-compatible IPv6
+    address: it is where such an address leads, so it is what the guard must judge."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64 or address in NAT64_LOCAL or address in IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 class _GuardedBackend(httpcore.SyncBackend):
@@ -111,6 +131,8 @@ class OutboundClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._max = max_response_bytes
+        self._timeout = timeout
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
         self._client = httpx.Client(
             transport=transport or _GuardedTransport(allow_private),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -141,7 +163,10 @@ class OutboundClient:
         scheme = urlsplit(url).scheme
         if scheme not in ("http", "https"):
             raise PeerUnavailable(f"{url!r} is not an http(s) URL")
-        return self._client.build_request(method, url, **options)
+        try:
+            return self._client.build_request(method, url, **options)
+        except (httpx.InvalidURL, ValueError):
+            raise PeerUnavailable(f"{url!r} is not a valid URL") from None
 
     def get_json(self, url: str) -> Any:
         response = self.send(self.build("GET", url, headers={"Accept": "application/json"}))
@@ -150,12 +175,24 @@ class OutboundClient:
         return response.json()
 
     def _exchange(self, request: httpx.Request) -> PeerResponse:
+        """One request and its whole answer, within ``timeout`` seconds in all (a peer that
+        trickles bytes is cut off too) and within the cap on concurrent exchanges."""
+        if not self._slots.acquire(timeout=1):
+            raise PeerUnavailable("too many calls to other servers under way; try again")
+        try:
+            return self._exchange_now(request, time.monotonic() + self._timeout)
+        finally:
+            self._slots.release()
+
+    def _exchange_now(self, request: httpx.Request, deadline: float) -> PeerResponse:
         try:
             with self._client.stream(
                 request.method, request.url, headers=request.headers, content=request.content
             ) as response:
                 body = bytearray()
                 for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise PeerUnavailable(f"{request.url.host} did not answer in time")
                     body += chunk
                     if len(body) > self._max:
                         raise PeerUnavailable(

@@ -12,9 +12,11 @@ from urllib.parse import urlsplit
 
 from joserfc.jwk import KeySet
 
-from opengeomesh.ocm.client import OutboundClient, PeerUnavailable
+from opengeomesh.ocm.client import AddressRefused, OutboundClient, PeerUnavailable
 
 API_VERSION = "1.4.0"
+FAILURE_TTL = 30.0  # seconds a failed discovery is not tried again
+MAX_CACHED = 1000  # servers kept in the discovery cache
 RESOURCE_TYPE = "feature-collection"
 PROTOCOL = "ogcapi"
 # Older capability and criteria spellings, mapped to the newest words.
@@ -93,10 +95,10 @@ def parse_discovery(host: str, document: Any) -> RemoteServer:
     if not isinstance(end_point, str) or not end_point.startswith(("http://", "https://")):
         raise PeerUnavailable(f"{host}: the discovery document has no absolute endPoint")
     resource_types: dict[str, dict[str, Any]] = {}
-    for entry in document.get("resourceTypes") or []:
+    for entry in _list(document.get("resourceTypes")):
         if isinstance(entry, dict) and isinstance(entry.get("name"), str):
             protocols = entry.get("protocols") if isinstance(entry.get("protocols"), dict) else {}
-            share_types = [s for s in entry.get("shareTypes") or [] if isinstance(s, str)]
+            share_types = [s for s in _list(entry.get("shareTypes")) if isinstance(s, str)]
             resource_types[entry["name"]] = {"shareTypes": share_types, "protocols": protocols}
     return RemoteServer(
         host=host,
@@ -124,6 +126,10 @@ def _words(values: Any, aliases: dict[str, str]) -> frozenset[str]:
     return frozenset(words)
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _string(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -147,6 +153,7 @@ class DiscoveryClient:
         self._ttl = ttl
         self._schemes = ("https", "http") if allow_http else ("https",)
         self._cache: dict[str, _Entry] = {}
+        self._failures: dict[str, tuple[float, PeerUnavailable]] = {}
         self._lock = threading.Lock()
 
     def discover(self, host: str, *, refresh: bool = False) -> RemoteServer:
@@ -169,17 +176,36 @@ class DiscoveryClient:
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(host)
+            failed = self._failures.get(host)
         if cached is not None and not refresh and cached.expires > now:
             return cached
-        server = self._fetch(host)
+        if failed is not None and failed[0] > now:
+            raise failed[1]  # failed moments ago: do not hammer it (or let it hold our workers)
+        try:
+            server = self._checked(self._fetch(host))
+        except PeerUnavailable as exc:
+            with self._lock:
+                self._remember(self._failures, host, (now + FAILURE_TTL, exc))
+            raise
+        entry = _Entry(server=server, expires=now + self._ttl)
+        with self._lock:
+            self._remember(self._cache, host, entry)
+            self._failures.pop(host, None)
+        return entry
+
+    def _checked(self, server: RemoteServer) -> RemoteServer:
+        """Without the development switch, a peer's own URLs must be https too."""
         if "http" not in self._schemes:
             for url in (server.end_point, server.jwks_uri):
                 if url is not None and not url.startswith("https://"):
-                    raise PeerUnavailable(f"{host} gives a plain http URL ({url}); https needed")
-        entry = _Entry(server=server, expires=now + self._ttl)
-        with self._lock:
-            self._cache[host] = entry
-        return entry
+                    raise PeerUnavailable(f"{server.host} gives a plain http URL ({url})")
+        return server
+
+    @staticmethod
+    def _remember(cache: dict[str, Any], host: str, value: Any) -> None:
+        if len(cache) >= MAX_CACHED and host not in cache:
+            cache.pop(next(iter(cache)))  # the oldest entry
+        cache[host] = value
 
     def _fetch(self, host: str) -> RemoteServer:
         problems = []
@@ -187,8 +213,8 @@ class DiscoveryClient:
             for path in ("/.well-known/ocm", "/ocm-provider"):
                 try:
                     return parse_discovery(host, self._client.get_json(f"{scheme}://{host}{path}"))
+                except AddressRefused:
+                    raise
                 except PeerUnavailable as exc:
                     problems.append(str(exc))
-                    if "does not connect to" in str(exc):
-                        raise
         raise PeerUnavailable(f"{host} cannot be discovered: {problems[-1]}")

@@ -15,7 +15,12 @@ from opengeomesh.ocm.discovery import DiscoveryClient, our_discovery
 from opengeomesh.ocm.invites import Invites
 from opengeomesh.ocm.keys import Keyring
 from opengeomesh.ocm.models import TrustMode
-from opengeomesh.ocm.signatures import RequestSigner, SignatureVerifier
+from opengeomesh.ocm.signatures import (
+    InboundMessage,
+    RequestSigner,
+    SignatureRefused,
+    SignatureVerifier,
+)
 from opengeomesh.ocm.store import OcmStore
 from opengeomesh.ocm.trust import TrustPolicy
 
@@ -45,6 +50,19 @@ class Federation:
             criteria=self.policy.criteria(),
             token_endpoint=False,
         )
+
+    def verify_sender(self, message: InboundMessage, host: str) -> None:
+        """Check that ``host`` sent ``message``: the trust policy first (no fetches for servers
+        it refuses), then the signature; unsigned only where the policy allows it and only from
+        a server that does not sign at all (draft-ietf-ocm §"HTTP Message Signatures")."""
+        self.policy.check(host, invite=True)
+        if message.signed:
+            self.verifier.verify(message, host)
+            return
+        if not self.policy.accept_unsigned:
+            raise SignatureRefused("SIGNATURE_REQUIRED: this server accepts only signed requests")
+        if self.discovery.discover(host).signs:
+            raise SignatureRefused(f"SIGNATURE_REQUIRED: {host} signs, so must its requests")
 
     def close(self) -> None:
         self.client.close()

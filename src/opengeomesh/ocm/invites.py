@@ -12,6 +12,7 @@ import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
@@ -166,6 +167,8 @@ class Invites:
             raise InvalidInput("invite", "this invite comes from this server itself")
         self._policy.check(host, invite=True)
         server = self._discovery.discover(host)
+        if server.end_point == f"{self._base_url}/ocm":
+            raise InvalidInput("invite", "this invite comes from this server itself")
         if "invites" not in server.capabilities:
             raise InvalidInput("invite", f"{host} ({server.provider}) does not take invites")
         body = orjson.dumps(
@@ -187,13 +190,14 @@ class Invites:
         if response.status != 200:
             raise _refusal(host, response.status, response.body)
         answer = response.json()
-        if not isinstance(answer, dict) or not isinstance(answer.get("userID"), str):
-            raise PeerUnavailable(f"{host} answered the acceptance without a userID")
+        if not isinstance(answer, dict):
+            raise PeerUnavailable(f"{host} answered the acceptance with something not an object")
+        user_id = _text(answer, "userID", host, required=True)
         contact = Contact(
             user.name,
-            str(OcmAddress(answer["userID"], host)),
-            str(answer.get("name") or answer["userID"]),
-            str(answer.get("email") or ""),
+            str(OcmAddress(user_id, host)),
+            _text(answer, "name", host) or user_id,
+            _text(answer, "email", host),
             datetime.now(UTC),
         )
         self._store.record_acceptance(
@@ -212,6 +216,18 @@ class Invites:
 
     def contacts(self, caller: Caller) -> list[Contact]:
         return self._store.contacts_of(require_user(caller).id)
+
+
+def _text(answer: dict[str, Any], name: str, host: str, *, required: bool = False) -> str:
+    """A string field of another server's answer: at most 1000 printable characters."""
+    value = answer.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str) or len(value) > 1000 or not value.isprintable():
+        raise PeerUnavailable(f"{host} answered with an unusable {name}")
+    if required and not value:
+        raise PeerUnavailable(f"{host} answered the acceptance without a {name}")
+    return value
 
 
 def _refusal(host: str, status: int, body: bytes) -> Exception:

@@ -30,6 +30,7 @@ from opengeomesh.ocm.keys import Keyring
 from opengeomesh.ocm.store import OcmStore
 
 TAG = "ocm"
+MAX_SIGNATURE_FIELD = 8192
 COVERED = ("@method", "@target-uri", "content-digest", "content-length")
 COVERED_NO_BODY = ("@method", "@target-uri")
 
@@ -98,10 +99,9 @@ class _Fields:
         return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._pairs)
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        for field_name, value in self._pairs:
-            if field_name.lower() == name.lower():
-                return value
-        return default
+        """All field lines of ``name`` joined with ", " (RFC 9110 §5.3), or ``default``."""
+        values = [value for field, value in self._pairs if field.lower() == name.lower()]
+        return ", ".join(values) if values else default
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ class InboundMessage:
 
     @property
     def signed(self) -> bool:
-        """Whether it carries a signature tagged ``ocm`` at all."""
-        return f'tag="{TAG}"' in (self.headers.get("signature-input") or "")
+        """Whether it carries any signature: one that is there must be verified."""
+        return "signature-input" in self.headers or "signature" in self.headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +143,7 @@ class SignatureVerifier:
         The one signature tagged ``ocm`` is found first; its ``keyid`` must belong to ``host``
         and name a key in ``host``'s JWK Set, whose type decides the algorithm.
         """
-        keyid, created = self._ocm_member(message)
+        label, keyid, created = _ocm_member(message)
         if abs(time.time() - created) > self._window:
             raise SignatureRefused("the signature's created time is outside the allowed window")
         _check_key_host(keyid, host)
@@ -165,34 +165,11 @@ class SignatureVerifier:
             raise SignatureRefused(f"the signature is malformed: {exc}") from None
         if len(results) != 1:
             raise SignatureRefused(f"{len(results)} signatures tagged ocm; exactly one is allowed")
-        signature = message.headers.get("signature") or ""
-        digest = hashlib.sha256(signature.encode()).hexdigest()
+        value = _signature_bytes(message, label)
+        digest = hashlib.sha256(value).hexdigest()  # the signed bytes: labels are not signed
         if not self._store.remember_signature(digest, created + self._window * 2):
             raise SignatureRefused("this signature was seen before (a replay)")
         return VerifiedSignature(host=host, keyid=keyid)
-
-    @staticmethod
-    def _ocm_member(message: InboundMessage) -> tuple[str, int]:
-        """``keyid`` and ``created`` of the single ``Signature-Input`` member tagged ocm."""
-        try:
-            members: Any = http_sf.parse(
-                (message.headers.get("signature-input") or "").encode(), tltype="dictionary"
-            )
-        except (http_sf.StructuredFieldError, ValueError) as exc:
-            raise SignatureRefused(f"Signature-Input is malformed: {exc}") from None
-        tagged = [
-            member[1]
-            for member in members.values()
-            if isinstance(member, tuple)
-            and isinstance(member[1], dict)
-            and member[1].get("tag") == TAG
-        ]
-        if len(tagged) != 1:
-            raise SignatureRefused(f"{len(tagged)} signatures tagged ocm; exactly one is allowed")
-        keyid, created = tagged[0].get("keyid"), tagged[0].get("created")
-        if not isinstance(keyid, str) or not isinstance(created, int):
-            raise SignatureRefused("the signature lacks created or keyid")
-        return keyid, created
 
     def _public_key(self, host: str, key_id: str) -> tuple[Any, type[HTTPSignatureAlgorithm]]:
         """The key ``host`` publishes as ``key_id``, fetching the JWK Set again once if the key
@@ -203,6 +180,42 @@ class SignatureVerifier:
             if key is not None:
                 return key.public_key, _algorithm(key.as_dict(private=False), key_id)
         raise SignatureRefused(f"{host} publishes no key {key_id!r}")
+
+
+def _structured(message: InboundMessage, name: str) -> Any:
+    """A signature field as an RFC 8941 dictionary, refusing oversized or malformed ones."""
+    text = message.headers.get(name) or ""
+    if len(text) > MAX_SIGNATURE_FIELD:
+        raise SignatureRefused(f"{name} is over {MAX_SIGNATURE_FIELD} bytes")
+    try:
+        return http_sf.parse(text.encode(), tltype="dictionary")
+    except (http_sf.StructuredFieldError, ValueError) as exc:
+        raise SignatureRefused(f"{name} is malformed: {exc}") from None
+
+
+def _ocm_member(message: InboundMessage) -> tuple[str, str, int]:
+    """Label, ``keyid`` and ``created`` of the single ``Signature-Input`` member tagged ocm."""
+    members = _structured(message, "signature-input")
+    tagged = [
+        (label, member[1])
+        for label, member in members.items()
+        if isinstance(member, tuple) and isinstance(member[1], dict) and member[1].get("tag") == TAG
+    ]
+    if len(tagged) != 1:
+        raise SignatureRefused(f"{len(tagged)} signatures tagged ocm; exactly one is allowed")
+    label, params = tagged[0]
+    keyid, created = params.get("keyid"), params.get("created")
+    if not isinstance(keyid, str) or not isinstance(created, int):
+        raise SignatureRefused("the signature lacks created or keyid")
+    return label, keyid, created
+
+
+def _signature_bytes(message: InboundMessage, label: str) -> bytes:
+    member = _structured(message, "signature").get(label)
+    value = member[0] if isinstance(member, tuple) else None
+    if not isinstance(value, bytes):
+        raise SignatureRefused(f"no signature value labelled {label!r}")
+    return value
 
 
 def _check_key_host(keyid: str, host: str) -> None:
@@ -221,14 +234,17 @@ def _check_key_host(keyid: str, host: str) -> None:
 def _algorithm(jwk: dict[str, Any], key_id: str) -> type[HTTPSignatureAlgorithm]:
     """The signature algorithm a JWK stands for (OCM: the algorithm comes from the key)."""
     kind, curve, alg = jwk.get("kty"), jwk.get("crv"), jwk.get("alg")
-    if kind == "OKP" and curve == "Ed25519":
+    if kind == "OKP" and curve == "Ed25519" and alg in ("Ed25519", "EdDSA"):
         return algorithms.ED25519
-    if kind == "EC" and curve == "P-256":
+    if kind == "EC" and curve == "P-256" and alg == "ES256":
         return algorithms.ECDSA_P256_SHA256
-    if kind == "EC" and curve == "P-384":
+    if kind == "EC" and curve == "P-384" and alg == "ES384":
         return algorithms.ECDSA_P384_SHA384
     if kind == "RSA" and alg == "PS512":
         return algorithms.RSA_PSS_SHA512
     if kind == "RSA" and alg == "RS256":
         return algorithms.RSA_V1_5_SHA256
-    raise SignatureRefused(f"key {key_id!r} is of a kind this server does not verify ({kind})")
+    raise SignatureRefused(
+        f"key {key_id!r} ({kind}, alg {alg}) is not one this server verifies: OCM keys carry an"
+        " asymmetric alg matching their type (Ed25519, ES256, ES384, PS512, RS256)"
+    )
