@@ -45,6 +45,9 @@ class Settings(BaseModel):
     max_import_bytes: int = Field(
         1 << 30, ge=1, description="Largest import body accepted over HTTP"
     )
+    threads: int = Field(
+        8, ge=1, le=256, description="Worker threads per process for database work"
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
         "info", description="uvicorn log level"
     )

@@ -68,7 +68,7 @@ class Database:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA cache_size=-32000")
+        conn.execute("PRAGMA cache_size=-8000")  # 8 MB per connection (one per thread)
         conn.create_function("ogm_intersects", 5, _intersects, deterministic=True)
         return conn
 
