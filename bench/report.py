@@ -216,14 +216,27 @@ def _observations(results: dict[str, Any]) -> list[str]:
             f"{last['concurrency']} clients {last['per_second']:.0f} pages/s at a p99 of "
             f"{_ms(last['latency_ms']['p99'])} ms."
         )
-        if best["per_second"] < 1.5 * one["per_second"]:
+        ncpu = int(results["machine"]["ncpu"])
+        cost = (
+            f" Server CPU per page: {_ms(cpu_per_page(one, ncpu))} ms with "
+            f"{one['concurrency']} client, {_ms(cpu_per_page(last, ncpu))} ms with "
+            f"{last['concurrency']}."
+        )
+        if last["per_second"] < 0.7 * best["per_second"]:
             notes.append(
-                f"**Throughput does not scale with clients.** {measured} The server is one "
-                "Python process: requests share one core's worth of Python (the GIL), and more "
-                "clients mostly add queueing."
+                f"**Throughput falls as clients are added.** {measured}{cost} The server is one "
+                "Python process; each request hops twice between the event loop and a worker "
+                "thread, and with more clients more threads (each with its own SQLite "
+                "connection) contend for the GIL, so every page costs more CPU."
+            )
+        elif best["per_second"] < 1.5 * one["per_second"]:
+            notes.append(
+                f"**Throughput does not scale with clients.** {measured}{cost} The server is "
+                "one Python process: requests share one core's worth of Python (the GIL), and "
+                "more clients mostly add queueing."
             )
         else:
-            notes.append(f"**Throughput with more clients.** {measured}")
+            notes.append(f"**Throughput with more clients.** {measured}{cost}")
     load_rss = results["rss_during_load_mib"]
     walk_rss = results["walk"]["rss_mib"]
     notes.append(
@@ -295,6 +308,14 @@ def _load_row(r: dict[str, Any], first: str) -> list[str]:
     ]
 
 
+def cpu_per_page(run: dict[str, Any], ncpu: int) -> float:
+    """Server CPU milliseconds per page served during a load run."""
+    if not run["requests"]:
+        return math.nan
+    seconds = run["cpu"]["server"] / 100 * ncpu * run["duration_s"]
+    return 1000 * seconds / run["requests"]
+
+
 def _cpu(shares: dict[str, float]) -> str:
     return f"{shares['server']:.0f} / {shares['bench']:.0f} / {shares['others']:.0f}"
 
@@ -327,7 +348,10 @@ def _items(results: dict[str, Any]) -> list[str]:
         f"{rss['end']:.0f} MiB at the end; up to {rss['threads_max']} threads and "
         f"{rss['handles_max']} open database handles."
     )
-    sweep = [_load_row(r, str(r["concurrency"])) for r in results["sweep"]]
+    ncpu = int(results["machine"]["ncpu"])
+    sweep = [
+        [*_load_row(r, str(r["concurrency"])), _ms(cpu_per_page(r, ncpu))] for r in results["sweep"]
+    ]
     largest = _label(max(plan["sizes"]))
     return [
         "## Items pages (`limit=100`) under load",
@@ -347,13 +371,13 @@ def _items(results: dict[str, Any]) -> list[str]:
         *_table(["Collection", "Pages", *head], rows),
         *[f"- {n}" for n in notes],
         "",
-        *_bursts(results),
         f"### Concurrency sweep (`next` links, {largest})",
         "",
         f"The same load with 1 to {max(plan['sweep_clients'])} clients, "
         f"{plan['sweep_s']:.0f} s each after 1 s of warm-up.",
         "",
-        *_table(["Clients", *head], sweep),
+        *_table(["Clients", *head, "Server CPU ms/page"], sweep),
+        *_bursts(results),
     ]
 
 

@@ -314,6 +314,7 @@ def machine() -> dict[str, str]:
         "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "cpu": cpu,
         "cores": f"{os.cpu_count()} logical ({len(os.sched_getaffinity(0))} usable)",
+        "ncpu": str(os.cpu_count() or 1),
         "ram": ram,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),

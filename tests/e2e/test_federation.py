@@ -407,3 +407,84 @@ def test_own_invites_cannot_come_back_under_another_name(orgs: tuple[Org, Org]) 
         )
         assert refused.returncode == 2 and "this server itself" in refused.stderr, spelling
     assert f"alice@{a.host}" not in contacts(a, "carol")
+
+
+class _LegacyPeer:
+    """A peer of an older kind: serves a discovery document without ``http-sig`` and signs
+    nothing (a tiny HTTP server on loopback)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        port = free_port()
+        self.host = f"127.0.0.1:{port}"
+        document = orjson.dumps(
+            {
+                "enabled": True,
+                "apiVersion": "1.1.0",
+                "endPoint": f"http://{self.host}/ocm",
+                "provider": "Legacy Leitstelle",
+                "capabilities": ["/invite-accepted"],
+                "resourceTypes": [
+                    {"name": "file", "shareTypes": ["user"], "protocols": {"webdav": "/dav/"}}
+                ],
+            }
+        )
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                found = self.path in ("/.well-known/ocm", "/ocm-provider")
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(document if found else b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_unsigned_only_from_non_signing_peers_and_only_if_allowed(
+    orgs: tuple[Org, Org], tmp_path: Path
+) -> None:
+    a, b = orgs
+    lenient = make_org(tmp_path, "d", "Leitstelle Ost", run=False)
+    with (lenient.data / "config.toml").open("a") as config:
+        config.write("accept_unsigned = true\n")
+    lenient.cli("user", "add", "ida")
+    lenient.server = start_server(lenient.data, port=int(lenient.host.rsplit(":", 1)[1]))
+    legacy = _LegacyPeer()
+    try:
+        assert (
+            "must-use-http-sig"
+            not in httpx.get(lenient.url + "/.well-known/ocm").json()["criteria"]
+        )
+        token = fresh_token(lenient, "ida")
+        unsigned_legacy = send(post(lenient, acceptance_from(legacy.host, token)))
+        assert unsigned_legacy.status_code == 200, unsigned_legacy.text
+        assert f"mallory@{legacy.host}" in contacts(lenient, "ida")
+        unsigned_signer = send(post(lenient, acceptance(b, fresh_token(lenient, "ida"))))
+        assert_refused(unsigned_signer, 401, "SIGNATURE_REQUIRED")
+        strict = send(post(a, acceptance_from(legacy.host, fresh_token(a, "erin"))))
+        assert_refused(strict, 401, "SIGNATURE_REQUIRED")
+    finally:
+        legacy.close()
+        stop_server(lenient.server)
+
+
+def acceptance_from(host: str, token: str) -> bytes:
+    return orjson.dumps(
+        {
+            "recipientProvider": host,
+            "token": token,
+            "userID": "mallory",
+            "email": "",
+            "name": "Mallory",
+        }
+    )
