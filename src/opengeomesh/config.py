@@ -66,7 +66,7 @@ class Settings(BaseModel):
     )
     discovery_ttl: float = Field(300, ge=0, description="Seconds a peer's discovery is cached")
     signature_window: float = Field(
-        300, gt=0, description="Seconds a signature's created time may differ from now"
+        300, gt=0, description="Seconds a signature's created time may lie in the past"
     )
     peer_timeout: float = Field(10, gt=0, description="Seconds to wait for another server")
     max_peer_response_bytes: int = Field(

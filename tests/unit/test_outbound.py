@@ -100,7 +100,15 @@ def test_a_trickling_peer_is_cut_off() -> None:
     def trickle() -> None:
         conn, _ = server.accept()
         conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n" + b"X-Slow: 1\r\n" * 50
+        for byte in head:  # the headers too arrive a byte at a time
+            if stop.is_set():
+                break
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.2)
         while not stop.is_set():
             try:
                 conn.sendall(b"x")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from opengeomesh.errors import InvalidInput
 
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _REG_NAME = re.compile(
     r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$"
 )
@@ -31,7 +32,7 @@ def normalise_host(text: str, field: str = "host") -> str:
         if value.lower().startswith(scheme):
             value = value[len(scheme) :]
     value = value.rstrip("/").lower()
-    if not value or not value.isascii() or any(c in value for c in "/@?#\\ "):
+    if not value or not value.isascii() or any(c in value for c in "/@?#%\\ "):
         raise InvalidInput(field, f"{text!r} is not a host[:port]")
     if value.startswith("["):
         end = value.find("]")
@@ -47,15 +48,15 @@ def normalise_host(text: str, field: str = "host") -> str:
         if ":" in port:
             raise InvalidInput(field, f"{text!r}: put an IPv6 address in brackets")
         host = host.removesuffix(".")  # the root label: "example.org." is "example.org"
-        if re.fullmatch(r"[0-9.]+", host):
-            host = _ip_literal(host, text, field)
+        if all(_NUMERIC_LABEL.fullmatch(label) for label in host.split(".")):
+            host = _ip_literal(host, text, field)  # numbers (also 0x7f...) only as dotted quad
         elif not _REG_NAME.match(host):
             raise InvalidInput(field, f"{text!r} is not a valid host name")
-    if port in ("", "443"):
+    if port == "":
         return host
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise InvalidInput(field, f"{text!r} has an invalid port")
-    return f"{host}:{int(port)}"
+    return host if int(port) == 443 else f"{host}:{int(port)}"
 
 
 def _ip_literal(text: str, original: str, field: str) -> str:

@@ -21,7 +21,7 @@ import httpcore
 import httpx
 import orjson
 
-from opengeomesh.errors import OpenGeoMeshError
+from opengeomesh.errors import Busy, OpenGeoMeshError
 
 MAX_REDIRECTS = 3
 SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 (CGNAT)
@@ -68,11 +68,45 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
-class _GuardedBackend(httpcore.SyncBackend):
-    """Resolves the host itself, checks every address, and connects only to an allowed one."""
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection that refuses to wait past a deadline, whatever the peer trickles."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def _left(self, timeout: float | None) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout("the peer took longer than the total deadline")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._left(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        secured = self._stream.start_tls(ssl_context, server_hostname, self._left(timeout))
+        return _DeadlineStream(secured, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself, checks every address, and connects only to an allowed one;
+    each connection (one per request: no keep-alive) lives at most ``deadline`` seconds."""
+
+    def __init__(self, allow_private: bool, deadline: float) -> None:
         self._allow_private = allow_private
+        self._deadline = deadline
 
     def connect_tcp(
         self,
@@ -93,16 +127,19 @@ class _GuardedBackend(httpcore.SyncBackend):
                 f"{host} resolves to {', '.join(map(str, addresses))}, an address this server"
                 " does not connect to (private, loopback or link-local)"
             )
-        return super().connect_tcp(str(allowed[0]), port, timeout, local_address, socket_options)
+        deadline = time.monotonic() + self._deadline
+        stream = super().connect_tcp(str(allowed[0]), port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, deadline)
 
 
 class _GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, deadline: float) -> None:
         super().__init__(trust_env=False)
-        self._pool = httpcore.ConnectionPool(
+        self._pool = httpcore.ConnectionPool(  # replaces the default pool with a guarded one
             ssl_context=httpx.create_ssl_context(),
-            network_backend=_GuardedBackend(allow_private),
-            max_connections=50,
+            network_backend=_GuardedBackend(allow_private, deadline),
+            max_connections=MAX_CONCURRENT,
+            max_keepalive_connections=0,
         )
 
 
@@ -134,7 +171,7 @@ class OutboundClient:
         self._timeout = timeout
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
         self._client = httpx.Client(
-            transport=transport or _GuardedTransport(allow_private),
+            transport=transport or _GuardedTransport(allow_private, timeout),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
             trust_env=False,
@@ -178,7 +215,7 @@ class OutboundClient:
         """One request and its whole answer, within ``timeout`` seconds in all (a peer that
         trickles bytes is cut off too) and within the cap on concurrent exchanges."""
         if not self._slots.acquire(timeout=1):
-            raise PeerUnavailable("too many calls to other servers under way; try again")
+            raise Busy("too many calls to other servers under way; try again shortly")
         try:
             return self._exchange_now(request, time.monotonic() + self._timeout)
         finally:

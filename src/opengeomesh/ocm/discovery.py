@@ -16,6 +16,7 @@ from opengeomesh.ocm.client import AddressRefused, OutboundClient, PeerUnavailab
 
 API_VERSION = "1.4.0"
 FAILURE_TTL = 30.0  # seconds a failed discovery is not tried again
+KEY_REFETCH = 30.0  # seconds between fetches of one server's JWK Set
 MAX_CACHED = 1000  # servers kept in the discovery cache
 RESOURCE_TYPE = "feature-collection"
 PROTOCOL = "ogcapi"
@@ -104,7 +105,7 @@ def parse_discovery(host: str, document: Any) -> RemoteServer:
         host=host,
         api_version=str(document.get("apiVersion", "")),
         end_point=end_point.rstrip("/"),
-        provider=str(document.get("provider") or host),
+        provider=_provider(document.get("provider"), host),
         capabilities=_words(document.get("capabilities"), _CAPABILITY_ALIASES),
         criteria=_words(document.get("criteria"), _CRITERIA_ALIASES),
         jwks_uri=_string(document.get("jwksUri")),
@@ -126,6 +127,13 @@ def _words(values: Any, aliases: dict[str, str]) -> frozenset[str]:
     return frozenset(words)
 
 
+def _provider(value: Any, host: str) -> str:
+    """The organisation name, if it is a short printable string; else the host."""
+    if isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable():
+        return value
+    return host
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -139,6 +147,7 @@ class _Entry:
     server: RemoteServer
     expires: float
     keys: KeySet | None = None
+    keys_at: float = 0.0
 
 
 class DiscoveryClient:
@@ -160,14 +169,20 @@ class DiscoveryClient:
         return self._entry(host, refresh).server
 
     def signing_keys(self, host: str, *, refresh: bool = False) -> KeySet:
-        """The JWK Set a server publishes at its ``jwksUri``."""
-        entry = self._entry(host, refresh)
+        """The JWK Set a server publishes at its ``jwksUri``; fetched again on ``refresh``, but
+        at most every ``KEY_REFETCH`` seconds, so unknown keyids cannot make us hammer a peer."""
+        entry = self._entry(host, False)
+        if refresh and entry.keys is not None and time.monotonic() - entry.keys_at < KEY_REFETCH:
+            return entry.keys
+        if refresh:
+            entry = self._entry(host, True)
         if entry.keys is None or refresh:
             if entry.server.jwks_uri is None:
                 raise PeerUnavailable(f"{host} publishes no jwksUri")
             document = self._client.get_json(entry.server.jwks_uri)
             try:
                 entry.keys = KeySet.import_key_set(document)
+                entry.keys_at = time.monotonic()
             except (ValueError, KeyError, TypeError) as exc:
                 raise PeerUnavailable(f"{host}: the JWK Set is not usable: {exc}") from None
         return entry.keys

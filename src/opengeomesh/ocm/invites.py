@@ -156,7 +156,9 @@ class Invites:
     def preview(self, invite_string: str) -> tuple[str, str]:
         """The inviting server and its organisation name, before accepting."""
         _, host = decode_invite(invite_string)
-        self._policy.refuse_blocked(host)
+        if host == self._host:
+            raise InvalidInput("invite", "this invite comes from this server itself")
+        self._policy.check(host, invite=True)
         return host, self._discovery.discover(host).provider
 
     def accept(self, caller: Caller, invite_string: str) -> AcceptedInvite:
