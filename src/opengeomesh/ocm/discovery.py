@@ -16,7 +16,7 @@ from opengeomesh.ocm.client import AddressRefused, OutboundClient, PeerUnavailab
 
 API_VERSION = "1.4.0"
 FAILURE_TTL = 30.0  # seconds a failed discovery is not tried again
-KEY_REFETCH = 30.0  # seconds between fetches of one server's JWK Set
+KEY_REFETCH = 2.0  # seconds between fetches of one server's JWK Set (bounds unknown-keyid abuse)
 MAX_CACHED = 1000  # servers kept in the discovery cache
 RESOURCE_TYPE = "feature-collection"
 PROTOCOL = "ogcapi"

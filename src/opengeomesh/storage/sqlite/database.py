@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -49,18 +50,32 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._open_connections: dict[int, sqlite3.Connection] = {}
         self._lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
+        """This thread's connection, opened on first use and closed when the thread ends
+        (worker pools retire idle threads; their connections must not outlive them)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                self._open_connections[id(conn)] = conn
+            weakref.finalize(threading.current_thread(), self._forget, id(conn))
         return conn
+
+    def _forget(self, key: int) -> None:
+        with self._lock:
+            conn = self._open_connections.pop(key, None)
+        if conn is not None:
+            conn.close()
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open (one per live thread that used the database)."""
+        with self._lock:
+            return len(self._open_connections)
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -120,9 +135,9 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._all:
+            for conn in self._open_connections.values():
                 conn.close()
-            self._all.clear()
+            self._open_connections.clear()
         self._local = threading.local()
 
 

@@ -83,7 +83,10 @@ class SqliteFeatureStore:
         sql += f" ORDER BY f.fid {order} LIMIT ? OFFSET ?"
         with self._db.snapshot() as conn:
             rows = conn.execute(sql, (*args, limit + 1, query.offset)).fetchall()
-            matched = self._count(conn, collection, query, count_limit)
+            if cursor is None and len(rows) <= limit and (rows or query.offset == 0):
+                matched: int | None = query.offset + len(rows)  # the last page: no count needed
+            else:
+                matched = self._count(conn, collection, query, count_limit)
         more = len(rows) > limit
         rows = rows[:limit]
         if cursor is not None and not cursor.forward:
