@@ -1,7 +1,8 @@
-"""The measurements: items paging under load, bbox queries (HTTP and in-process), a full walk.
+"""The measurements: items paging under load, bursts after idle pauses, bbox queries (over
+HTTP and in-process) and a full walk with the server's memory watched.
 
-Each function is bounded in requests and in time, talks only to the loopback server it is
-given, and returns plain JSON-ready dicts so a run can be saved and rendered later.
+Each function is bounded in requests and in time and talks only to the loopback server it is
+given; results are plain JSON-ready values, so a run can be saved and rendered later.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ MEMORY_GROWTH_LIMIT_MIB = 50.0
 MAX_EXPONENT = 1.1  # time ∝ returned^k: k <= 1 is "no faster than", + 0.1 for noise
 
 
-def _label(count: int) -> str:
+def label(count: int) -> str:
+    """10000 -> 10k, 1000000 -> 1M."""
     return f"{count // 1_000_000}M" if count % 1_000_000 == 0 else f"{count // 1000}k"
 
 
@@ -42,7 +43,7 @@ def render(results: dict[str, Any]) -> str:
         "import` and served by `opengeomesh serve` (default settings, uvicorn access log on) on",
         "127.0.0.1; the load generator runs on the same machine and shares its cores.",
         "",
-        "Run it with `make bench` (about 6–8 minutes; writes this file) or try",
+        "Run it with `make bench` (about 5–8 minutes; writes this file) or try",
         "`.venv/bin/python bench/run.py --quick` (10k/100k, one to two minutes; writes",
         "`bench/.work/benchmarks-quick.md`). Raw numbers of the last run:",
         "`bench/.work/results.json`.",
@@ -52,8 +53,8 @@ def render(results: dict[str, Any]) -> str:
     ]
     if plan["quick"]:
         lines += [
-            f"> **Quick run**: collections of {' and '.join(_label(s) for s in plan['sizes'])};",
-            f"> the goals (stated for 1M features) are judged on {_label(largest)} here.",
+            f"> **Quick run**: collections of {' and '.join(label(s) for s in plan['sizes'])};",
+            f"> the goals (stated for 1M features) are judged on {label(largest)} here.",
             "",
         ]
     lines += _machine(results)
@@ -114,7 +115,7 @@ def _goals(results: dict[str, Any]) -> list[str]:
         met = median < plan["bbox_goal_ms"] and hundred["http"]["wrong_counts"] == 0
         rows.append(
             [
-                f"bbox query, ~100 features at {_label(largest)}: median < "
+                f"bbox query, ~100 features at {label(largest)}: median < "
                 f"{plan['bbox_goal_ms']:.0f} ms",
                 f"{_ms(median)} ms over HTTP (store alone {_ms(alone)}"
                 f" ms), {hundred['http']['returned']['median']:.0f} features returned",
@@ -135,7 +136,7 @@ def _goals(results: dict[str, Any]) -> list[str]:
         shown = ", ".join(f"{k:.2f}" for k in exponents["http"])
         stored = ", ".join(f"{k:.2f}" for k in exponents["store"])
         compared = "".join(
-            f" For comparison, ~{other['expected']} features in {_label(other['features'])}: "
+            f" For comparison, ~{other['expected']} features in {label(other['features'])}: "
             f"{_ms(other['http']['latency_ms']['median'])} ms over HTTP."
             for other in results["bbox"]
             if other["features"] != largest
@@ -159,7 +160,7 @@ def _goals(results: dict[str, Any]) -> list[str]:
     met = growth <= MEMORY_GROWTH_LIMIT_MIB and complete
     rows.append(
         [
-            f"memory flat while paging through all {_label(largest)} features",
+            f"memory flat while paging through all {label(largest)} features",
             f"RSS {rss['start']:.0f} → max {rss['max']:.0f} → end {rss['end']:.0f} MiB: "
             f"+{growth:.0f} MiB in all (limit {MEMORY_GROWTH_LIMIT_MIB:.0f}, i.e. SQLite's page "
             f"cache and no more), of which +{late:.0f} MiB in the second half of the walk; every "
@@ -178,7 +179,7 @@ def _observations(results: dict[str, Any]) -> list[str]:
     """Facts worth acting on, computed from this run's numbers."""
     plan = results["plan"]
     largest = max(plan["sizes"])
-    cid = f"points-{_label(largest).lower()}"
+    cid = f"points-{label(largest).lower()}"
     notes = []
     small = _bbox_row(results, largest, min(plan["bbox_expected"]))
     if small is not None:
@@ -199,7 +200,7 @@ def _observations(results: dict[str, Any]) -> list[str]:
     offset, cursor = by.get((cid, "offset")), by.get((cid, "cursor"))
     if offset and cursor:
         notes.append(
-            f"**Deep `offset` pages are slow.** At {_label(largest)}, random-offset pages have a "
+            f"**Deep `offset` pages are slow.** At {label(largest)}, random-offset pages have a "
             f"median of {_ms(offset['latency_ms']['median'])} ms (p99 "
             f"{_ms(offset['latency_ms']['p99'])}) against {_ms(cursor['latency_ms']['median'])} ms "
             f"for `next` links, and are served at {offset['per_second']:.0f} against "
@@ -332,11 +333,11 @@ def _items(results: dict[str, Any]) -> list[str]:
     by = {(r["collection"], r["scenario"]): r for r in results["items"]}
     notes = []
     for size in plan["sizes"]:
-        cid = f"points-{_label(size).lower()}"
+        cid = f"points-{label(size).lower()}"
         first, offset = by.get((cid, "first")), by.get((cid, "offset"))
         if first and offset and first["per_second"]:
             notes.append(
-                f"At {_label(size)}, random-offset pages are served at "
+                f"At {label(size)}, random-offset pages are served at "
                 f"{offset['per_second'] / first['per_second']:.0%} of the first-page rate "
                 f"(median {_ms(offset['latency_ms']['median'])} vs "
                 f"{_ms(first['latency_ms']['median'])} ms)."
@@ -352,7 +353,7 @@ def _items(results: dict[str, Any]) -> list[str]:
     sweep = [
         [*_load_row(r, str(r["concurrency"])), _ms(cpu_per_page(r, ncpu))] for r in results["sweep"]
     ]
-    largest = _label(max(plan["sizes"]))
+    largest = label(max(plan["sizes"]))
     return [
         "## Items pages (`limit=100`) under load",
         "",
@@ -395,7 +396,7 @@ def _bursts(results: dict[str, Any]) -> list[str]:
         for b in results["bursts"]
     ]
     return [
-        f"### Bursts after idle pauses (`next` links, {_label(max(plan['sizes']))})",
+        f"### Bursts after idle pauses (`next` links, {label(max(plan['sizes']))})",
         "",
         f"{plan['bursts']} bursts of {plan['burst_clients']} clients for "
         f"{plan['burst_s']:.0f} s, each after {plan['burst_idle_s']:.0f} s without requests "

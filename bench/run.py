@@ -2,7 +2,7 @@
 
 Generates 100k and 1M point collections, imports them with the CLI, serves them with
 ``opengeomesh serve`` and measures items paging, bbox queries and memory over a full walk; the
-results go to ``docs/benchmarks.md`` (about 6-8 minutes). ``--quick`` runs 10k/100k in one to
+results go to ``docs/benchmarks.md`` (about 5-8 minutes). ``--quick`` runs 10k/100k in one to
 two minutes and writes ``bench/.work/benchmarks-quick.md`` instead, so trying it out does not
 replace the real report.
 """
@@ -21,6 +21,7 @@ from typing import Any
 
 import measure
 import report
+from report import label
 from workload import (
     BENCH_DIR,
     ROOT,
@@ -66,11 +67,6 @@ QUICK = Plan(
     bbox_requests=50,
     quick=True,
 )
-
-
-def label(count: int) -> str:
-    """10000 -> 10k, 1000000 -> 1M."""
-    return f"{count // 1_000_000}M" if count % 1_000_000 == 0 else f"{count // 1000}k"
 
 
 def collection_id(count: int) -> str:
