@@ -226,7 +226,7 @@ def _observations(results: dict[str, Any]) -> list[str]:
         if last["per_second"] < 0.7 * best["per_second"]:
             notes.append(
                 f"**Throughput falls as clients are added.** {measured}{cost} The server is one "
-                "Python process; each request hops twice between the event loop and a worker "
+                "Python process; each request hops once from the event loop to a worker "
                 "thread, and with more clients more threads (each with its own SQLite "
                 "connection) contend for the GIL, so every page costs more CPU."
             )
