@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ GEOMETRY_DEPTH = {
 FEATURE_ID_PATTERN = re.compile(r"^[^/\\?#%\x00-\x1f\x7f]{1,256}$")
 MAX_COLLECTION_MEMBERS = 10_000
 MAX_INTEGER_ID = 2**63 - 1
+POINT_WKB = struct.Struct("<BIdd")  # little-endian WKB Point
 
 
 def parse_feature(obj: Any, *, temporal_property: str | None = None) -> NewFeature:
@@ -49,15 +51,7 @@ def parse_feature(obj: Any, *, temporal_property: str | None = None) -> NewFeatu
     geometry_json = wkb = bbox = None
     if geometry is not None:
         check_geometry(geometry, "geometry")
-        try:
-            geom = shape(geometry)
-            wkb = shapely.to_wkb(geom)
-        except (ValueError, TypeError, shapely.errors.GEOSException):
-            raise InvalidInput(
-                "geometry.coordinates",
-                "the positions of one geometry must all have 2 or all have 3 numbers",
-            ) from None
-        bbox = _bbox(geom)
+        wkb, bbox = _wkb_and_bbox(geometry)
         geometry_json = orjson.dumps(geometry).decode()
     t0 = t1 = None
     if temporal_property and properties and properties.get(temporal_property) is not None:
@@ -169,6 +163,23 @@ def _check_polygon(rings: Sequence[Any], path: str) -> None:
             raise InvalidInput(f"{path}[{i}]", "a ring needs at least 4 positions")
         if ring[0] != ring[-1]:
             raise InvalidInput(f"{path}[{i}]", "a ring must end where it starts")
+
+
+def _wkb_and_bbox(geometry: dict[str, Any]) -> tuple[bytes, BBox | None]:
+    """WKB for exact tests and the bounding box; 2D points, the bulk of most layers, are
+    packed directly (as the query side reads them), everything else goes through shapely."""
+    coordinates = geometry["coordinates"] if geometry["type"] == "Point" else None
+    if coordinates is not None and len(coordinates) == 2:
+        x, y = float(coordinates[0]), float(coordinates[1])
+        return POINT_WKB.pack(1, 1, x, y), (x, y, x, y)
+    try:
+        geom = shape(geometry)
+        return shapely.to_wkb(geom), _bbox(geom)
+    except (ValueError, TypeError, shapely.errors.GEOSException):
+        raise InvalidInput(
+            "geometry.coordinates",
+            "the positions of one geometry must all have 2 or all have 3 numbers",
+        ) from None
 
 
 def _bbox(geom: Any) -> BBox | None:
