@@ -106,10 +106,6 @@ class StoredFeature:
     version: int
     key: int
 
-    @property
-    def json_id(self) -> str | int:
-        return int(self.id) if self.id_is_number else self.id
-
 
 @dataclass(frozen=True, slots=True)
 class ItemsPage:
