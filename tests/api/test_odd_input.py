@@ -189,3 +189,19 @@ def test_a_long_import_does_not_block_other_writes(world: World) -> None:
     release.set()
     worker.join(10)
     assert done == [20]
+
+
+def test_anonymous_management_is_401_even_on_public_layers(client: InProcessClient) -> None:
+    for method, path in (
+        ("DELETE", "/manage/collections/sectors"),
+        ("GET", "/manage/collections/sectors/grants"),
+        ("PATCH", "/manage/collections/sectors"),
+    ):
+        response = client.request(method, path, json={} if method == "PATCH" else None)
+        assert response.status_code == 401, (method, path, response.text)
+
+
+def test_405_lists_every_method(client: InProcessClient, world: World) -> None:
+    response = client.request("OPTIONS", "/manage/collections/sectors", headers=world.auth("alice"))
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) >= {"GET", "HEAD", "PATCH", "DELETE"}

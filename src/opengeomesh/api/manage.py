@@ -15,12 +15,12 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from opengeomesh.accounts.directory import require_admin, require_self_or_admin, require_user
-from opengeomesh.accounts.models import ApiToken, Group, User
+from opengeomesh.accounts.models import NAME_PATTERN, ApiToken, Group, User
 from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.errors import PayloadTooLarge
 from opengeomesh.features.encoding import geojson_chunks
 from opengeomesh.features.importing import format_for
-from opengeomesh.features.models import Access, Collection, Grant
+from opengeomesh.features.models import COLLECTION_ID_PATTERN, Access, Collection, Grant
 from opengeomesh.ocm.models import Contact, Invite, Peer
 
 # --- bodies --------------------------------------------------------------------------------
@@ -33,9 +33,16 @@ class _Body(BaseModel):
 
 
 class UserIn(_Body):
-    name: str = Field(description="Login name: lower case letters, digits, '.', '_', '-'")
+    name: str = Field(
+        pattern=NAME_PATTERN.pattern, description="Login name: lower case letters, digits, . _ -"
+    )
     display_name: str = Field("", max_length=200)
-    email: str = Field("", max_length=254, description="Sent to contacts met through invites")
+    email: str = Field(
+        "",
+        max_length=254,
+        pattern=r"^$|^[^@\s]+@[^@\s]+$",
+        description="Sent to contacts met through invites",
+    )
     admin: bool = Field(False, description="Operator (admin) role")
 
 
@@ -67,7 +74,7 @@ class NewTokenOut(TokenOut):
 
 
 class GroupIn(_Body):
-    name: str
+    name: str = Field(pattern=NAME_PATTERN.pattern)
 
 
 class GroupOut(BaseModel):
@@ -76,16 +83,19 @@ class GroupOut(BaseModel):
 
 
 class MemberIn(_Body):
-    user: str
+    user: str = Field(pattern=NAME_PATTERN.pattern)
 
 
 class CollectionIn(_Body):
-    id: str = Field(description="Collection id, used in URLs")
+    id: str = Field(pattern=COLLECTION_ID_PATTERN.pattern, description="Collection id, in URLs")
     title: str = ""
     description: str = ""
     public: bool = Field(False, description="Anyone may read it, without a token")
     temporal_property: str | None = Field(
-        None, description="Feature property holding the time used by the datetime parameter"
+        None,
+        min_length=1,
+        max_length=100,
+        description="Feature property holding the time used by the datetime parameter",
     )
 
 
@@ -109,8 +119,8 @@ class CollectionOut(BaseModel):
 
 
 class GrantIn(_Body):
-    subject: str = Field(description="'user:NAME' or 'group:NAME'")
-    permission: str = Field(description="'read' or 'write'")
+    subject: str = Field(pattern=r"^(user|group):[a-z0-9][a-z0-9._-]{0,63}$")
+    permission: Literal["read", "write"]
 
 
 class GrantOut(BaseModel):
@@ -349,7 +359,12 @@ class NewInviteOut(InviteOut):
 
 
 class AcceptIn(_Body):
-    invite: str = Field(description="An invite string from another server")
+    invite: str = Field(
+        min_length=4,
+        max_length=2000,
+        pattern=r"^[A-Za-z0-9_\-+/=]+$",
+        description="An invite string from another server (base64url of token@host)",
+    )
 
 
 class ContactOut(BaseModel):

@@ -99,7 +99,7 @@ PARAMETERS: dict[str, Any] = {
         "style": "form",
         "explode": False,
         "description": "Features whose time meets this instant or interval (RFC 3339, '..' open)",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "minLength": 10},
     },
     "offset": {
         "name": "offset",
@@ -113,7 +113,7 @@ PARAMETERS: dict[str, Any] = {
         "in": "query",
         "required": False,
         "description": "Position of a page, as given in next and prev links",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{2,32}$"},
     },
 }
 

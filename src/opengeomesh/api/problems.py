@@ -73,9 +73,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, OpenGeoMeshError)
         return domain_problem(exc)
 
-    async def on_http(_: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_methods_of(request))
         return problem(exc.status_code, _reason(exc.status_code), str(exc.detail), headers)
 
     async def on_validation(_: Request, exc: Exception) -> Response:
@@ -95,6 +97,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _methods_of(request: Request) -> list[str]:
+    """Every method some route answers at this path (a 405 must list them all)."""
+    found: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            found |= set(getattr(route, "methods", None) or ())
+    return sorted(found)
 
 
 def _reason(status: int) -> str:

@@ -29,7 +29,16 @@ IMPORT_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/geo+json": {"schema": {"type": "object"}},
+            "application/geo+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["type", "features"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["FeatureCollection"]},
+                        "features": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            },
             "application/x-ndjson": {"schema": {"type": "string"}},
         },
     }

@@ -69,9 +69,9 @@ class Catalog:
         """The collection, if the caller has ``needed`` access; else the right refusal."""
         collection = self._collections.get(collection_id)
         access = Access.NONE if collection is None else self.access(caller, collection)
+        if caller.is_anonymous and (collection is None or access < needed):
+            raise Unauthenticated("this needs a bearer token")
         if collection is None or access < Access.READ:
-            if caller.is_anonymous:
-                raise Unauthenticated("this collection needs a bearer token")
             raise NotFound(f"no collection {collection_id!r}")
         if access < needed:
             if needed is Access.WRITE:
