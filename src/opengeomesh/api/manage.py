@@ -88,8 +88,8 @@ class MemberIn(_Body):
 
 class CollectionIn(_Body):
     id: str = Field(pattern=COLLECTION_ID_PATTERN.pattern, description="Collection id, in URLs")
-    title: str = ""
-    description: str = ""
+    title: str = Field("", max_length=200)
+    description: str = Field("", max_length=4000)
     public: bool = Field(False, description="Anyone may read it, without a token")
     temporal_property: str | None = Field(
         None,
@@ -100,8 +100,8 @@ class CollectionIn(_Body):
 
 
 class CollectionPatch(_Body):
-    title: str | None = None
-    description: str | None = None
+    title: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=4000)
     public: bool | None = None
 
 

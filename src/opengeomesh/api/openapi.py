@@ -40,6 +40,8 @@ RESPONSES = {
     "NotFound": _problem("No such resource, or not one the caller may read"),
     "Conflict": _problem("The request clashes with the current state"),
     "TooLarge": _problem("The request body is over the limit"),
+    "PeerFailed": _problem("Another server could not be reached or answered unusably"),
+    "Busy": _problem("Busy with other work; try again after Retry-After seconds"),
 }
 
 
@@ -314,10 +316,14 @@ OGC_PATHS: dict[str, Any] = {
             "security": [{}, {"bearerAuth": []}],
             "responses": {
                 "200": {
-                    "description": "The OpenAPI 3.0 document",
-                    "content": {OPENAPI_JSON: {"schema": {"type": "object"}}},
+                    "description": "The OpenAPI 3.0 document (f=html: the readable page)",
+                    "content": {
+                        OPENAPI_JSON: {"schema": {"type": "object"}},
+                        "text/html": {"schema": {"type": "string"}},
+                    },
                 },
                 "400": _ref("responses", "BadRequest"),
+                "401": _ref("responses", "Unauthorized"),
             },
         }
     },
@@ -397,6 +403,9 @@ def downgrade(document: dict[str, Any]) -> dict[str, Any]:
                 responses["409"] = _ref("responses", "Conflict")
             if operation.get("operationId", "").startswith("import_features"):
                 responses["413"] = _ref("responses", "TooLarge")
+            if operation.get("operationId", "").startswith("accept_invite"):
+                responses["502"] = _ref("responses", "PeerFailed")
+            responses["503"] = _ref("responses", "Busy")
             operation["security"] = [{"bearerAuth": []}]
     return result
 
