@@ -361,14 +361,142 @@ OGC_PATHS: dict[str, Any] = {
 }
 
 
+def _ocm_error(description: str, validation: bool = False) -> dict[str, Any]:
+    schema = "OcmValidationError" if validation else "OcmError"
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _ref("schemas", schema)}},
+    }
+
+
+def _ocm_get(summary: str, op_id: str, schema: str, media: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "operationId": op_id,
+            "tags": ["OpenCloudMesh"],
+            "security": [{}],
+            "responses": {
+                "200": {
+                    "description": summary,
+                    "content": {media: {"schema": _ref("schemas", schema)}},
+                }
+            },
+        }
+    }
+
+
+OCM_SCHEMAS: dict[str, Any] = {
+    "OcmDiscovery": {
+        "type": "object",
+        "required": ["enabled", "apiVersion", "endPoint", "resourceTypes"],
+        "description": "OCM discovery (spec.yaml Discovery)",
+        "properties": {
+            "enabled": {"type": "boolean"},
+            "apiVersion": {"type": "string"},
+            "endPoint": {"type": "string"},
+            "provider": {"type": "string"},
+            "resourceTypes": {"type": "array", "items": {"type": "object"}},
+            "capabilities": {"type": "array", "items": {"type": "string"}},
+            "criteria": {"type": "array", "items": {"type": "string"}},
+            "jwksUri": {"type": "string"},
+            "inviteAcceptDialog": {"type": "string"},
+        },
+    },
+    "JwkSet": {
+        "type": "object",
+        "required": ["keys"],
+        "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+    },
+    "AcceptedInvite": {
+        "type": "object",
+        "required": ["recipientProvider", "token", "userID", "email", "name"],
+        "properties": {
+            name: {"type": "string", "maxLength": 1000}
+            for name in ("recipientProvider", "token", "userID", "email", "name")
+        },
+    },
+    "AcceptedInviteResponse": {
+        "type": "object",
+        "required": ["userID", "email", "name"],
+        "properties": {name: {"type": "string"} for name in ("userID", "email", "name")},
+    },
+    "OcmError": {
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}, "detail": {"type": "string"}},
+    },
+    "OcmValidationError": {
+        "allOf": [
+            _ref("schemas", "OcmError"),
+            {
+                "type": "object",
+                "properties": {
+                    "validationErrors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    }
+                },
+            },
+        ],
+    },
+}
+
+OCM_PATHS: dict[str, Any] = {
+    "/.well-known/ocm": _ocm_get(
+        "OCM discovery", "getOcmDiscovery", "OcmDiscovery", "application/json"
+    ),
+    "/ocm-provider": _ocm_get(
+        "OCM discovery (legacy path)", "getOcmProvider", "OcmDiscovery", "application/json"
+    ),
+    "/ocm/jwks": _ocm_get(
+        "Keys this server signs with", "getJwks", "JwkSet", "application/jwk-set+json"
+    ),
+    "/ocm/invite-accepted": {
+        "post": {
+            "summary": "Another server tells us one of our invites was accepted",
+            "description": 'Signed with RFC 9421 HTTP Message Signatures (tag="ocm").',
+            "operationId": "inviteAccepted",
+            "tags": ["OpenCloudMesh"],
+            "security": [{}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("schemas", "AcceptedInvite")}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The inviting user",
+                    "content": {
+                        "application/json": {"schema": _ref("schemas", "AcceptedInviteResponse")}
+                    },
+                },
+                "400": _ocm_error("Unknown or expired token, or a field is wrong", validation=True),
+                "401": _ocm_error("The signature is missing, wrong or cannot be checked"),
+                "403": _ocm_error("This server does not trust the sending server"),
+                "409": _ocm_error("The invite was accepted already"),
+                "413": _ocm_error("The body is too large"),
+                "415": _ocm_error("The body is not JSON"),
+                "503": _ocm_error("Busy; try again"),
+            },
+        }
+    },
+}
+
+
 def build_document(app_routes: list[Any], server_url: str, title: str) -> dict[str, Any]:
     """The whole OpenAPI 3.0 document for a server reached at ``server_url``."""
     generated = get_openapi(title=title, version=__version__, routes=app_routes)
     managed = downgrade(generated)
-    schemas = {**managed.get("components", {}).get("schemas", {}), **SCHEMAS}
+    schemas = {**managed.get("components", {}).get("schemas", {}), **SCHEMAS, **OCM_SCHEMAS}
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    paths = {**OGC_PATHS, **managed.get("paths", {})}
+    paths = {**OGC_PATHS, **OCM_PATHS, **managed.get("paths", {})}
     return {
         "openapi": "3.0.3",
         "info": {
