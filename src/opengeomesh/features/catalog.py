@@ -52,18 +52,19 @@ class Catalog:
 
     def access(self, caller: Caller, collection: Collection) -> Access:
         """What ``caller`` may do with ``collection``."""
-        given = {}
-        if caller.user is not None and not caller.is_admin:
-            given = self._collections.granted_access(caller.user.id, caller.group_ids)
-        return _access(caller, collection, given)
+        return _access(caller, collection, self._granted(caller))
 
     def visible(self, caller: Caller) -> list[tuple[Collection, Access]]:
         """Every collection the caller may read, with their access, in id order."""
-        given: dict[int, Access] = {}
-        if caller.user is not None and not caller.is_admin:
-            given = self._collections.granted_access(caller.user.id, caller.group_ids)
+        given = self._granted(caller)
         entries = ((c, _access(caller, c, given)) for c in self._collections.all())
         return [(c, access) for c, access in entries if access >= Access.READ]
+
+    def _granted(self, caller: Caller) -> dict[int, Access]:
+        """The access local grants give the caller, per collection key (operators need none)."""
+        if caller.user is None or caller.is_admin:
+            return {}
+        return self._collections.granted_access(caller.user.id, caller.group_ids)
 
     def require(self, caller: Caller, collection_id: str, needed: Access) -> Collection:
         """The collection, if the caller has ``needed`` access; else the right refusal."""

@@ -114,7 +114,9 @@ class InboundMessage:
     body: bytes
 
     @classmethod
-    def of(cls, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> Any:
+    def of(
+        cls, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes
+    ) -> InboundMessage:
         return cls(method=method, url=url, headers=_Fields(headers), body=body)
 
     @property
