@@ -73,6 +73,18 @@ class Settings(BaseModel):
         1 << 20, ge=1024, description="Largest answer read from another server"
     )
     max_ocm_body_bytes: int = Field(65536, ge=1024, description="Largest OCM request body")
+    share_token_minutes: float = Field(
+        10, gt=0, le=1440, description="Minutes an access token of a share stays valid"
+    )
+    delivery_retry_seconds: float = Field(
+        5, gt=0, description="First wait before sending a share or notification again"
+    )
+    outbox_interval: float = Field(
+        2, gt=0, description="Seconds between two looks into the outbox (server only)"
+    )
+    max_remote_page_bytes: int = Field(
+        64 << 20, ge=1 << 16, description="Largest page read from a mounted remote layer"
+    )
 
     @field_validator("public_url")
     @classmethod

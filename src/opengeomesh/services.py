@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opengeomesh.accounts.directory import AccountDirectory
+from opengeomesh.accounts.models import Caller
 from opengeomesh.config import Settings
 from opengeomesh.features.catalog import Catalog
+from opengeomesh.features.remote import RemoteLayers
 from opengeomesh.ocm.federation import Federation, open_federation
+from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
 from opengeomesh.storage.sqlite.stores import SqliteStores, open_sqlite
 
 
@@ -19,7 +22,15 @@ class Services:
     accounts: AccountDirectory
     catalog: Catalog
     federation: Federation
+    mounts: RemoteLayers
     stores: SqliteStores
+
+    def caller_for_token(self, token: str | None) -> Caller:
+        """The caller a bearer token stands for: a local user's personal token, or the
+        access token of a share this server sent."""
+        if token is not None and token.startswith(SHARE_TOKEN_PREFIX):
+            return self.federation.sharing.caller_for_token(token)
+        return self.accounts.caller_for_token(token)
 
     def close(self) -> None:
         self.federation.close()
@@ -35,11 +46,17 @@ def open_services(settings: Settings, *, serving: bool = False) -> Services:
     catalog = Catalog(
         stores.collections, stores.features, accounts, count_limit=settings.count_limit
     )
-    federation = open_federation(settings, stores.federation, accounts, serving=serving)
+    federation = open_federation(
+        settings, stores.federation, stores.shares, accounts, catalog, serving=serving
+    )
+    catalog.before_delete(federation.sharing.collection_deleted)
     return Services(
         settings=settings,
         accounts=accounts,
         catalog=catalog,
         federation=federation,
+        mounts=RemoteLayers(
+            federation.inbox, federation.client, max_page_bytes=settings.max_remote_page_bytes
+        ),
         stores=stores,
     )

@@ -40,6 +40,12 @@ class AccountDirectory:
             raise NotFound(f"no user {name!r}")
         return found
 
+    def find_user(self, name: str) -> User | None:
+        return self._store.get_user(name)
+
+    def find_group(self, name: str) -> Group | None:
+        return self._store.get_group(name)
+
     def users(self) -> list[User]:
         return self._store.list_users()
 

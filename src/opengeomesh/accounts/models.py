@@ -58,15 +58,26 @@ class ApiToken:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareScope:
+    """What a share's access token opens: one collection (by key), ``read`` or ``write``."""
+
+    share_id: int
+    collection_key: int
+    permission: str
+
+
+@dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: a local user with their groups, or nobody (anonymous)."""
+    """Who is asking: a local user with their groups, another server's user holding a share's
+    access token (``share``: that one collection), or nobody (anonymous)."""
 
     user: User | None = None
     group_ids: frozenset[int] = field(default_factory=frozenset)
+    share: ShareScope | None = None
 
     @property
     def is_anonymous(self) -> bool:
-        return self.user is None
+        return self.user is None and self.share is None
 
     @property
     def is_admin(self) -> bool:

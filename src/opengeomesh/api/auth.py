@@ -31,7 +31,7 @@ def bearer_token(request: Request) -> str | None:
 async def current_caller(request: Request) -> Caller:
     """The caller of this request (a FastAPI dependency). Runs on the event loop: a token
     lookup is one indexed query, cheaper than a hop to a worker thread and back."""
-    return services_of(request).accounts.caller_for_token(bearer_token(request))
+    return services_of(request).caller_for_token(bearer_token(request))
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -27,6 +27,7 @@ from opengeomesh.errors import (
 from opengeomesh.ocm.addresses import normalise_host
 from opengeomesh.ocm.client import PeerUnavailable
 from opengeomesh.ocm.invites import encode_invite
+from opengeomesh.ocm.payloads import Unsupported
 from opengeomesh.ocm.signatures import InboundMessage, SignatureRefused
 from opengeomesh.services import Services
 from opengeomesh.web.pages import render
@@ -52,6 +53,7 @@ _STATUS: list[tuple[type[OpenGeoMeshError], int, str]] = [
     (UnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"),
     (PeerUnavailable, 401, "SIGNATURE_UNVERIFIABLE"),
     (Busy, 503, "SERVICE_UNAVAILABLE"),
+    (Unsupported, 501, "NOT_IMPLEMENTED"),
 ]
 
 
@@ -66,7 +68,8 @@ def ocm_error(exc: OpenGeoMeshError) -> Response:
     if isinstance(exc, InvalidInput):
         body["detail"] = f"{exc.field}: {detail}"
         body["validationErrors"] = [{"name": exc.field, "message": code if match else "INVALID"}]
-    return Response(orjson.dumps(body), status, media_type="application/json")
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
 
 def discovery(request: Request) -> Response:
@@ -85,10 +88,10 @@ async def invite_accepted(request: Request) -> Response:
     """``POST /ocm/invite-accepted``: a server tells us one of our invites was accepted."""
     services = services_of(request)
     try:
-        body = await _json_body(request, services.settings.max_ocm_body_bytes)
+        body = await json_body(request, services.settings.max_ocm_body_bytes)
         payload = _accepted_invite(body)
         message = InboundMessage.of(
-            request.method, _target_uri(request, services), request.headers.items(), body
+            request.method, target_uri(request, services), request.headers.items(), body
         )
         answer = await run_in_threadpool(_receive_acceptance, services, message, payload)
     except OpenGeoMeshError as exc:
@@ -108,7 +111,7 @@ def _receive_acceptance(
     if host == federation.host:
         raise InvalidInput("recipientProvider", "INVALID: that is this server itself")
     try:
-        federation.verify_sender(message, host)
+        federation.verify_sender(message, host, invite=True)
     except PeerUnavailable as exc:
         log.info("cannot verify %s: %s", host, exc.detail)
         raise SignatureRefused(
@@ -123,7 +126,7 @@ def _receive_acceptance(
     )
 
 
-async def _json_body(request: Request, limit: int) -> bytes:
+async def json_body(request: Request, limit: int) -> bytes:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType(f"send application/json, not {media or 'no content type'}")
@@ -159,7 +162,7 @@ def _accepted_invite(body: bytes) -> dict[str, str]:
     return {name: payload[name] for name in ACCEPTED_INVITE_FIELDS}
 
 
-def _target_uri(request: Request, services: Services) -> str:
+def target_uri(request: Request, services: Services) -> str:
     """The URI the sender signed: our public URL plus the path, else the URL as received."""
     public = services.settings.public_url
     if public is None:

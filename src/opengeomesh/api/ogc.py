@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -22,6 +22,7 @@ from opengeomesh.errors import InvalidInput
 from opengeomesh.features.encoding import feature_bytes
 from opengeomesh.features.models import Access, Collection, ItemsPage, StoredFeature
 from opengeomesh.features.query import ITEMS_PARAMETERS, parse_items_query
+from opengeomesh.features.remote import MountedLayer
 from opengeomesh.features.timeval import rfc3339
 from opengeomesh.web.pages import render
 
@@ -44,6 +45,15 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
 ]
+
+
+class Named(Protocol):
+    """What links need of a collection, local or mounted."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
 
 
 def base_url(request: Request) -> str:
@@ -117,13 +127,16 @@ def collections(request: Request, caller: CurrentCaller) -> Response:
     """``GET /collections``: the collections this caller may read (/req/core/fc-md-success)."""
     fmt = _format(request, {"f"})
     base = base_url(request)
-    visible = services_of(request).catalog.visible(caller)
+    services = services_of(request)
+    visible = services.catalog.visible(caller)
+    mounted = services.mounts.visible(caller)
     body = {
         "links": [
             link(f"{base}/collections?f=json", _rel(fmt, Format.JSON), JSON),
             link(f"{base}/collections?f=html", _rel(fmt, Format.HTML), HTML),
         ],
-        "collections": [collection_body(base, c, access) for c, access in visible],
+        "collections": [collection_body(base, c, access) for c, access in visible]
+        + [mounted_body(base, layer) for layer in mounted],
     }
     if fmt is Format.HTML:
         return render(request, "collections.html", page=body)
@@ -133,8 +146,13 @@ def collections(request: Request, caller: CurrentCaller) -> Response:
 def collection(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
     """``GET /collections/{collectionId}`` (/req/core/sfc-md-success)."""
     fmt = _format(request, {"f"})
-    found, access = services_of(request).catalog.get(caller, collection_id)
-    body = collection_body(base_url(request), found, access, fmt)
+    services = services_of(request)
+    layer = services.mounts.find(caller, collection_id)
+    if layer is not None:
+        body = mounted_body(base_url(request), layer, fmt, services.mounts.describe(layer))
+    else:
+        found, access = services.catalog.get(caller, collection_id)
+        body = collection_body(base_url(request), found, access, fmt)
     if fmt is Format.HTML:
         return render(request, "collection.html", page=body)
     return _json(body)
@@ -144,19 +162,13 @@ def collection_body(
     base: str, found: Collection, access: Access, fmt: Format = Format.JSON
 ) -> dict[str, Any]:
     """A collection's description, as listed and as served alone."""
-    url = f"{base}/collections/{found.id}"
     body: dict[str, Any] = {
         "id": found.id,
         "title": found.title,
         "description": found.description,
         "itemType": "feature",
         "crs": [CRS84],
-        "links": [
-            link(f"{url}?f=json", _rel(fmt, Format.JSON), JSON, found.title),
-            link(f"{url}?f=html", _rel(fmt, Format.HTML), HTML, found.title),
-            link(f"{url}/items?f=json", "items", GEOJSON, "Features as GeoJSON"),
-            link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
-        ],
+        "links": _collection_links(base, found, fmt),
         "extent": _extent(found),
         "owner": found.owner_name,
         "public": found.public,
@@ -164,6 +176,43 @@ def collection_body(
         "numberOfFeatures": found.feature_count,
     }
     return body
+
+
+def mounted_body(
+    base: str,
+    layer: MountedLayer,
+    fmt: Format = Format.JSON,
+    described: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A mounted share's description; ``described`` is the sender's, for extent and count."""
+    body: dict[str, Any] = {
+        "id": layer.id,
+        "title": layer.title,
+        "description": layer.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "links": _collection_links(base, layer, fmt),
+        "access": layer.share.permission,
+        "sharedBy": layer.shared_by,
+    }
+    if described is not None:
+        extent = described.get("extent")
+        body["extent"] = extent if isinstance(extent, dict) else {}
+        count = described.get("numberOfFeatures")
+        if isinstance(count, int):
+            body["numberOfFeatures"] = count
+        body["owner"] = layer.share.owner_name or layer.share.owner
+    return body
+
+
+def _collection_links(base: str, found: Named, fmt: Format) -> list[dict[str, str]]:
+    url = f"{base}/collections/{found.id}"
+    return [
+        link(f"{url}?f=json", _rel(fmt, Format.JSON), JSON, found.title),
+        link(f"{url}?f=html", _rel(fmt, Format.HTML), HTML, found.title),
+        link(f"{url}/items?f=json", "items", GEOJSON, "Features as GeoJSON"),
+        link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
+    ]
 
 
 def _extent(found: Collection) -> dict[str, Any]:
@@ -189,7 +238,12 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
         default_limit=services.settings.default_limit,
         max_limit=services.settings.max_limit,
     )
-    found, page = services.catalog.items(caller, collection_id, query)
+    layer = services.mounts.find(caller, collection_id)
+    found: Named
+    if layer is not None:
+        found, page = layer, services.mounts.items(layer, params)
+    else:
+        found, page = services.catalog.items(caller, collection_id, query)
     base = base_url(request)
     links = _items_links(base, found, params, page, fmt)
     meta: dict[str, Any] = {}
@@ -212,7 +266,7 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
 
 
 def _items_links(
-    base: str, found: Collection, params: dict[str, str], page: ItemsPage, fmt: Format
+    base: str, found: Named, params: dict[str, str], page: ItemsPage, fmt: Format
 ) -> list[dict[str, str]]:
     url = f"{base}/collections/{found.id}/items"
     kept = {k: v for k, v in params.items() if k != "f"}
@@ -249,12 +303,38 @@ def item(
 ) -> Response:
     """``GET /collections/{collectionId}/items/{featureId}`` (/req/core/f-success), with ETag."""
     fmt = _format(request, {"f"})
-    found, feature = services_of(request).catalog.item(caller, collection_id, feature_id)
+    services = services_of(request)
+    layer = services.mounts.find(caller, collection_id)
+    if layer is not None:
+        return _mounted_item(request, layer, feature_id, fmt)
+    found, feature = services.catalog.item(caller, collection_id, feature_id)
     etag = entity_tag(found, feature, fmt)
     headers = {"ETag": etag}
     matches = _etags(request.headers.get("if-none-match", ""))
     if etag in matches or "*" in matches:
         return Response(status_code=304, headers=headers)
+    return _feature_response(request, found, feature, fmt, headers)
+
+
+def _mounted_item(request: Request, layer: MountedLayer, feature_id: str, fmt: Format) -> Response:
+    """A feature of a mounted share: asked of the sender, with its ETag (JSON only, as the
+    HTML page is made here)."""
+    condition = request.headers.get("if-none-match", "") if fmt is Format.JSON else ""
+    remote = services_of(request).mounts.item(layer, feature_id, condition)
+    headers = {"ETag": remote.etag} if remote.etag and fmt is Format.JSON else {}
+    if remote.feature is None:
+        return Response(status_code=304, headers=headers)
+    return _feature_response(request, layer, remote.feature, fmt, headers)
+
+
+def _feature_response(
+    request: Request,
+    found: Named,
+    feature: StoredFeature,
+    fmt: Format,
+    headers: dict[str, str],
+) -> Response:
+    feature_id = feature.id
     base = base_url(request)
     url = f"{base}/collections/{found.id}/items/{quote(feature_id, safe='')}"
     links = [

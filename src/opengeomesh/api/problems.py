@@ -21,7 +21,7 @@ from opengeomesh.errors import (
     PayloadTooLarge,
     Unauthenticated,
 )
-from opengeomesh.ocm.client import PeerUnavailable
+from opengeomesh.ocm.client import PeerTimeout, PeerUnavailable
 
 log = logging.getLogger("opengeomesh")
 PROBLEM_TYPE = "application/problem+json"
@@ -34,6 +34,7 @@ _STATUS: dict[type[OpenGeoMeshError], tuple[int, str]] = {
     NotFound: (404, "Not found"),
     Conflict: (409, "Conflict"),
     PayloadTooLarge: (413, "Payload too large"),
+    PeerTimeout: (504, "Gateway timeout"),
     PeerUnavailable: (502, "Bad gateway"),
     Busy: (503, "Service unavailable"),
 }

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from opengeomesh.api import manage, ocm, ogc
+from opengeomesh.api import manage, manage_shares, ocm, ocm_sharing, ogc
 from opengeomesh.api.openapi import api_document, api_page
 
 READ = ["GET", "HEAD"]
@@ -62,6 +62,9 @@ OCM_ROUTES = [
     Route("/ocm/jwks", ocm.jwks, READ, "JWK Set of our signing keys"),
     Route("/.well-known/jwks.json", ocm.jwks, READ, "JWK Set (path of older OCM drafts)"),
     Route("/ocm/invite-accepted", ocm.invite_accepted, ["POST"], "An invite was accepted"),
+    Route("/ocm/shares", ocm_sharing.shares, ["POST"], "A share for a user or group here"),
+    Route("/ocm/notifications", ocm_sharing.notifications, ["POST"], "News about a share"),
+    Route("/ocm/token", ocm_sharing.token, ["POST"], "A share's secret for an access token"),
     Route("/ocm/invite", ocm.invite_page, READ, "Page of an invite link"),
     Route("/ocm/accept-invite", ocm.accept_invite_page, READ, "inviteAcceptDialog"),
 ]
@@ -142,6 +145,67 @@ MANAGE_ROUTES = [
     Route("/manage/contacts", manage.list_contacts, READ, "List your contacts"),
     Route("/manage/peers", manage.list_peers, READ, "List known servers"),
     Route("/manage/peers/{host}", manage.set_peer, ["PUT"], "Trust or block a server"),
+    Route("/manage/shares", manage_shares.create_share, ["POST"], "Share a collection", 201),
+    Route("/manage/shares", manage_shares.list_shares, READ, "List your shares"),
+    Route("/manage/shares/{share_id}", manage_shares.get_share, READ, "One of your shares"),
+    Route(
+        "/manage/shares/{share_id}",
+        manage_shares.update_share,
+        ["PATCH"],
+        "Change a share's permission",
+    ),
+    Route(
+        "/manage/shares/{share_id}", manage_shares.revoke_share, ["DELETE"], "Revoke a share", 204
+    ),
+    Route(
+        "/manage/received-shares",
+        manage_shares.list_received,
+        READ,
+        "Shares other servers sent you",
+    ),
+    Route(
+        "/manage/received-shares/{share_id}",
+        manage_shares.get_received,
+        READ,
+        "One share you received",
+    ),
+    Route(
+        "/manage/received-shares/{share_id}/accept",
+        manage_shares.accept_received,
+        ["POST"],
+        "Accept a share",
+    ),
+    Route(
+        "/manage/received-shares/{share_id}/decline",
+        manage_shares.decline_received,
+        ["POST"],
+        "Decline a share",
+    ),
+    Route(
+        "/manage/received-shares/{share_id}/access",
+        manage_shares.access_received,
+        ["POST"],
+        "A token for direct access to the sender's server",
+    ),
+    Route(
+        "/manage/collections/{collection_id}/sharing-rules",
+        manage_shares.list_rules,
+        READ,
+        "The sharing rules of a collection",
+    ),
+    Route(
+        "/manage/collections/{collection_id}/sharing-rules/{domain}",
+        manage_shares.put_rule,
+        ["PUT"],
+        "Let a collection go to some peers",
+    ),
+    Route(
+        "/manage/collections/{collection_id}/sharing-rules/{domain}",
+        manage_shares.delete_rule,
+        ["DELETE"],
+        "Remove a sharing rule",
+        204,
+    ),
 ]
 
 

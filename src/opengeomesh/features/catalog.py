@@ -47,6 +47,12 @@ class Catalog:
         self._features = features
         self._accounts = accounts
         self._count_limit = count_limit
+        self._before_delete: list[Callable[[int], None]] = []
+
+    def before_delete(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener`` with a collection's key before the collection is deleted (so
+        that shares of it are revoked and their recipients told)."""
+        self._before_delete.append(listener)
 
     # --- access -----------------------------------------------------------------------------
 
@@ -130,6 +136,8 @@ class Catalog:
 
     def delete(self, caller: Caller, collection_id: str) -> None:
         collection = self.require(caller, collection_id, Access.MANAGE)
+        for listener in self._before_delete:
+            listener(collection.key)
         self._collections.delete(collection.key)
 
     def get(self, caller: Caller, collection_id: str) -> tuple[Collection, Access]:
@@ -219,6 +227,10 @@ class Catalog:
         collection = self.require(caller, collection_id, Access.READ)
         return collection, self._features.scan(collection)
 
+    def collection_by_key(self, key: int) -> Collection | None:
+        """A collection as stored, without access checks (for messages about it)."""
+        return next((c for c in self._collections.all() if c.key == key), None)
+
     def _reload(self, collection_id: str) -> Collection:
         collection = self._collections.get(collection_id)
         if collection is None:
@@ -227,8 +239,13 @@ class Catalog:
 
 
 def _access(caller: Caller, collection: Collection, given: dict[int, Access]) -> Access:
-    """The access rule: operators and the owner manage; grants (``given``, by collection key)
-    give read or write; a public collection is readable by anyone."""
+    """The access rule: a share's token opens its one collection and nothing else; operators
+    and the owner manage; grants (``given``, by collection key) give read or write; a public
+    collection is readable by anyone."""
+    if caller.share is not None:
+        if caller.share.collection_key != collection.key:
+            return Access.NONE
+        return Access.WRITE if caller.share.permission == "write" else Access.READ
     if caller.user is not None and (caller.is_admin or caller.user.id == collection.owner_id):
         return Access.MANAGE
     public = Access.READ if collection.public else Access.NONE

@@ -10,6 +10,7 @@ from datetime import datetime
 from opengeomesh.errors import InvalidInput
 
 COLLECTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MOUNT_ID_PATTERN = re.compile(r"^ocm-[0-9]+$")  # reserved for shares mounted from other servers
 
 BBox = tuple[float, float, float, float]
 
@@ -21,6 +22,10 @@ def check_collection_id(value: str) -> str:
             "id",
             f"{value!r} is not a valid collection id: use 1-64 letters, digits, '.', '_' or '-',"
             " starting with a letter or digit",
+        )
+    if MOUNT_ID_PATTERN.match(value):
+        raise InvalidInput(
+            "id", f"{value!r} looks like a mounted share's id (ocm-N): choose another"
         )
     return value
 

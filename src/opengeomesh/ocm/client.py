@@ -35,6 +35,10 @@ class PeerUnavailable(OpenGeoMeshError):
     """A peer could not be reached, answered too slowly, too much, or not in the expected form."""
 
 
+class PeerTimeout(PeerUnavailable):
+    """A peer did not answer within the time allowed."""
+
+
 class AddressRefused(PeerUnavailable):
     """The peer's address is one this server must not connect to."""
 
@@ -178,10 +182,11 @@ class OutboundClient:
             headers={"User-Agent": "OpenGeoMesh"},
         )
 
-    def send(self, request: httpx.Request) -> PeerResponse:
-        """Send a prepared request; follow same-host redirects only (GET requests)."""
+    def send(self, request: httpx.Request, *, max_bytes: int | None = None) -> PeerResponse:
+        """Send a prepared request; follow same-host redirects only (GET requests). Answers
+        over ``max_bytes`` (default: the client's cap) are refused."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._exchange(request)
+            response = self._exchange(request, max_bytes or self._max)
             location = response.headers.get("location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 return response
@@ -211,17 +216,17 @@ class OutboundClient:
             raise PeerUnavailable(f"{url} answered {response.status}")
         return response.json()
 
-    def _exchange(self, request: httpx.Request) -> PeerResponse:
+    def _exchange(self, request: httpx.Request, limit: int) -> PeerResponse:
         """One request and its whole answer, within ``timeout`` seconds in all (a peer that
         trickles bytes is cut off too) and within the cap on concurrent exchanges."""
         if not self._slots.acquire(timeout=1):
             raise Busy("too many calls to other servers under way; try again shortly")
         try:
-            return self._exchange_now(request, time.monotonic() + self._timeout)
+            return self._exchange_now(request, time.monotonic() + self._timeout, limit)
         finally:
             self._slots.release()
 
-    def _exchange_now(self, request: httpx.Request, deadline: float) -> PeerResponse:
+    def _exchange_now(self, request: httpx.Request, deadline: float, limit: int) -> PeerResponse:
         try:
             with self._client.stream(
                 request.method, request.url, headers=request.headers, content=request.content
@@ -229,17 +234,17 @@ class OutboundClient:
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     if time.monotonic() > deadline:
-                        raise PeerUnavailable(f"{request.url.host} did not answer in time")
+                        raise PeerTimeout(f"{request.url.host} did not answer in time")
                     body += chunk
-                    if len(body) > self._max:
+                    if len(body) > limit:
                         raise PeerUnavailable(
-                            f"{request.url.host} answered more than {self._max} bytes"
+                            f"{request.url.host} answered more than {limit} bytes"
                         )
                 return PeerResponse(response.status_code, response.headers, bytes(body))
         except AddressRefused:
             raise
         except httpx.TimeoutException:
-            raise PeerUnavailable(f"{request.url.host} did not answer in time") from None
+            raise PeerTimeout(f"{request.url.host} did not answer in time") from None
         except httpx.HTTPError as exc:
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, AddressRefused):

@@ -1,5 +1,5 @@
 """The federation layer of one server, assembled from settings: keys, the outbound client,
-discovery, signatures, the trust policy and invites."""
+discovery, signatures, the trust policy, invites, and sharing in both directions."""
 
 from __future__ import annotations
 
@@ -8,23 +8,37 @@ from datetime import timedelta
 from typing import Any
 
 from opengeomesh.accounts.directory import AccountDirectory
+from opengeomesh.accounts.models import Caller
 from opengeomesh.config import Settings
-from opengeomesh.ocm.addresses import host_of_url
+from opengeomesh.errors import Forbidden, InvalidInput
+from opengeomesh.features.catalog import Catalog
+from opengeomesh.ocm.addresses import host_of_url, normalise_host
 from opengeomesh.ocm.client import OutboundClient
 from opengeomesh.ocm.discovery import DiscoveryClient, our_discovery
+from opengeomesh.ocm.inbox import Inbox
 from opengeomesh.ocm.invites import Invites
 from opengeomesh.ocm.keys import Keyring
-from opengeomesh.ocm.models import TrustMode
+from opengeomesh.ocm.models import SentShare, ShareState, TrustMode
+from opengeomesh.ocm.outbox import Outbox
+from opengeomesh.ocm.payloads import (
+    IncomingNotification,
+    TokenRequest,
+    parse_notification,
+    parse_share,
+)
+from opengeomesh.ocm.secretbox import SecretBox
+from opengeomesh.ocm.sharing import IssuedAccessToken, Sharing
 from opengeomesh.ocm.signatures import (
     InboundMessage,
     RequestSigner,
     SignatureRefused,
     SignatureVerifier,
+    claimed_host,
 )
-from opengeomesh.ocm.store import OcmStore
+from opengeomesh.ocm.store import OcmStore, ShareStore
 from opengeomesh.ocm.trust import TrustPolicy
 
-CAPABILITIES = ("invites", "http-sig")
+CAPABILITIES = ("exchange-token", "http-sig", "invites", "notifications", "protocol-object")
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,9 @@ class Federation:
     verifier: SignatureVerifier
     policy: TrustPolicy
     invites: Invites
+    sharing: Sharing
+    inbox: Inbox
+    outbox: Outbox
 
     def discovery_document(self) -> dict[str, Any]:
         return our_discovery(
@@ -48,14 +65,15 @@ class Federation:
             self.organisation,
             capabilities=CAPABILITIES,
             criteria=self.policy.criteria(),
-            token_endpoint=False,
+            token_endpoint=True,
         )
 
-    def verify_sender(self, message: InboundMessage, host: str) -> None:
+    def verify_sender(self, message: InboundMessage, host: str, *, invite: bool = False) -> None:
         """Check that ``host`` sent ``message``: the trust policy first (no fetches for servers
         it refuses), then the signature; unsigned only where the policy allows it and only from
-        a server that does not sign at all (draft-ietf-ocm §"HTTP Message Signatures")."""
-        self.policy.check(host, invite=True)
+        a server that does not sign at all (draft-ietf-ocm §"HTTP Message Signatures").
+        ``invite`` for an invite acceptance, which may introduce a server."""
+        self.policy.check(host, invite=invite)
         if message.signed:
             self.verifier.verify(message, host)
             return
@@ -64,6 +82,67 @@ class Federation:
         if self.discovery.discover(host).signs:
             raise SignatureRefused(f"SIGNATURE_REQUIRED: {host} signs, so must its requests")
 
+    def share(
+        self,
+        caller: Caller,
+        collection_id: str,
+        share_with: str,
+        permission: str,
+        share_type: str = "user",
+    ) -> SentShare:
+        """The sharing gesture: check and record the share, then try to deliver it at once.
+        A refusal by the recipient's server is reported and nothing is kept; an unreachable
+        server leaves the share waiting in the outbox."""
+        share = self.sharing.create(caller, collection_id, share_with, permission, share_type)
+        attempt = self.outbox.deliver_share(share.id)
+        latest = self.sharing.get(caller, share.id)
+        if latest.state is ShareState.REFUSED:
+            self.sharing.revoke(caller, share.id)
+            said = f"{share.recipient_host} refused the share: {latest.problem}"
+            if attempt is not None and attempt.status == 403:
+                raise Forbidden(said)
+            raise InvalidInput("shareWith", said)
+        return latest
+
+    def receive_share(self, message: InboundMessage, body: dict[str, Any]) -> str:
+        """``POST /ocm/shares``: the sender's signature and our trust policy, then the share."""
+        sender = body.get("sender")
+        if not isinstance(sender, str) or "@" not in sender:
+            raise InvalidInput("sender", "MISSING: an OCM address is required")
+        host = normalise_host(sender.rpartition("@")[2], "sender")
+        self.verify_sender(message, host)
+        share = parse_share(body, self.host, self._prefix_of(body, host))
+        return self.inbox.receive(host, share)
+
+    def _prefix_of(self, body: dict[str, Any], host: str) -> str | None:
+        """The sender's ogcapi prefix, needed (and discovered) only for a relative uri."""
+        protocol = body.get("protocol")
+        entry = protocol.get("ogcapi") if isinstance(protocol, dict) else None
+        uri = entry.get("uri") if isinstance(entry, dict) else None
+        if isinstance(uri, str) and "://" not in uri:
+            return self.inbox.ogcapi_prefix(host)
+        return None
+
+    def receive_notification(self, message: InboundMessage, body: dict[str, Any]) -> None:
+        """``POST /ocm/notifications``, signed: about a share we sent or one we received."""
+        if not message.signed:
+            raise SignatureRefused("SIGNATURE_REQUIRED: notifications must be signed")
+        host = claimed_host(message)
+        self.verify_sender(message, host)
+        notification: IncomingNotification = parse_notification(body)
+        if notification.kind in ("SHARE_ACCEPTED", "SHARE_DECLINED"):
+            self.sharing.notified(host, notification)
+        else:
+            self.inbox.notified(host, notification)
+
+    def issue_token(self, message: InboundMessage, request: TokenRequest) -> IssuedAccessToken:
+        """The token endpoint: a signed request from the share's recipient server."""
+        if not message.signed:
+            raise SignatureRefused("SIGNATURE_REQUIRED: token requests must be signed")
+        host = claimed_host(message)
+        self.verify_sender(message, host)
+        return self.sharing.exchange(host, request)
+
     def close(self) -> None:
         self.client.close()
 
@@ -71,7 +150,9 @@ class Federation:
 def open_federation(
     settings: Settings,
     store: OcmStore,
+    shares: ShareStore,
     accounts: AccountDirectory,
+    catalog: Catalog,
     *,
     serving: bool = False,
 ) -> Federation:
@@ -107,6 +188,33 @@ def open_federation(
         base_url=base_url,
         ttl=timedelta(days=settings.invite_days),
     )
+    sharing = Sharing(
+        store=shares,
+        catalog=catalog,
+        accounts=accounts,
+        policy=policy,
+        discovery=discovery,
+        host=host,
+        base_url=base_url,
+        token_seconds=round(settings.share_token_minutes * 60),
+    )
+    inbox = Inbox(
+        store=shares,
+        accounts=accounts,
+        discovery=discovery,
+        client=client,
+        signer=signer,
+        secrets=SecretBox(settings.data_dir / "keys"),
+        host=host,
+    )
+    outbox = Outbox(
+        store=shares,
+        client=client,
+        discovery=discovery,
+        signer=signer,
+        sharing=sharing,
+        retry_seconds=settings.delivery_retry_seconds,
+    )
     return Federation(
         host=host,
         base_url=base_url,
@@ -118,4 +226,7 @@ def open_federation(
         verifier=SignatureVerifier(discovery, store, settings.signature_window),
         policy=policy,
         invites=invites,
+        sharing=sharing,
+        inbox=inbox,
+        outbox=outbox,
     )

@@ -48,3 +48,102 @@ class Contact:
     name: str
     email: str
     created: datetime
+
+
+class ShareState(enum.StrEnum):
+    """Where a share stands, as its sending server sees it."""
+
+    SENDING = "sending"  # not yet delivered; the outbox retries
+    PENDING = "pending"  # delivered; the recipient has not decided
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REFUSED = "refused"  # the recipient's server refused it for good (see ``problem``)
+
+
+class ShareType(enum.StrEnum):
+    """Whom a share is for at the other server (OCM ``shareType``)."""
+
+    USER = "user"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class SentShare:
+    """A collection shared by a local user with someone at another server."""
+
+    id: int
+    provider_id: str
+    collection_key: int
+    collection_id: str
+    sender: str  # local user name
+    share_with: str  # OCM address at the other server
+    share_type: ShareType
+    recipient_host: str
+    recipient_name: str
+    permission: str  # "read" or "write"
+    state: ShareState
+    problem: str
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SharingRule:
+    """The operator's rule: ``collection`` may go to peers matching ``domain`` (an exact host,
+    ``*.example.org`` or ``*``), up to ``permission``."""
+
+    collection_id: str
+    domain: str
+    permission: str
+
+    def matches(self, host: str) -> bool:
+        if self.domain == "*" or self.domain == host:
+            return True
+        return self.domain.startswith("*.") and host.endswith(self.domain[1:])
+
+
+class ReceivedState(enum.StrEnum):
+    """Where a share received from another server stands."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedShare:
+    """A collection another server shared with a local user or group."""
+
+    id: int
+    sender_host: str
+    provider_id: str
+    share_type: ShareType
+    recipient: str  # local user or group name
+    name: str
+    description: str
+    owner: str
+    owner_name: str
+    sender: str
+    sender_name: str
+    uri: str
+    permission: str
+    state: ReceivedState
+    created: datetime
+    updated: datetime
+
+    @property
+    def mount_id(self) -> str:
+        """The id of the collection this share appears as in the local OGC API."""
+        return f"ocm-{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A message to another server, waiting to be (re)sent: a share or a notification."""
+
+    id: int
+    host: str
+    share_id: int | None
+    notification: str | None  # the JSON body
+    attempts: int
+    last_error: str

@@ -212,6 +212,17 @@ def _ocm_member(message: InboundMessage) -> tuple[str, str, int]:
     return label, keyid, created
 
 
+def claimed_host(message: InboundMessage) -> str:
+    """The host a signed message names in its ``keyid``, for notifications, whose body does
+    not say who sends them; ``verify`` then proves it."""
+    _, keyid, _ = _ocm_member(message)
+    owner = keyid.split("#", 1)[0]
+    try:
+        return host_of_url(owner) if "://" in owner else normalise_host(owner)
+    except InvalidInput:
+        raise SignatureRefused(f"keyid {keyid!r} names no host") from None
+
+
 def _signature_bytes(message: InboundMessage, label: str) -> bytes:
     member = _structured(message, "signature").get(label)
     value = member[0] if isinstance(member, tuple) else None

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from opengeomesh.ocm.models import Contact, Invite, Peer
+from opengeomesh.accounts.models import ShareScope
+from opengeomesh.ocm.models import (
+    Contact,
+    Invite,
+    OutboxItem,
+    Peer,
+    ReceivedShare,
+    ReceivedState,
+    SentShare,
+    ShareState,
+    ShareType,
+    SharingRule,
+)
 
 
 class OcmStore(Protocol):
@@ -51,3 +63,79 @@ class OcmStore(Protocol):
     def remember_signature(self, digest: str, expires: float) -> bool:
         """Record a signature; False if it was seen before (a replay)."""
         ...
+
+
+class ShareStore(Protocol):
+    """Persistence of shares sent and received, access tokens, sharing rules and the outbox.
+    Every change that must reach another server queues its message in the same transaction."""
+
+    # shares sent
+    def add_share(
+        self,
+        *,
+        provider_id: str,
+        collection_key: int,
+        sender_id: int,
+        share_with: str,
+        share_type: ShareType,
+        recipient_host: str,
+        permission: str,
+    ) -> SentShare: ...
+    def share(self, share_id: int) -> SentShare | None: ...
+    def share_by_provider_id(self, provider_id: str) -> SentShare | None: ...
+    def shares(self, sender_id: int | None) -> list[SentShare]: ...
+    def shares_of_collection(self, collection_key: int) -> list[SentShare]: ...
+    def set_secret(self, share_id: int, secret_hash: str) -> None: ...
+    def update_share(
+        self,
+        share_id: int,
+        *,
+        state: ShareState | None = None,
+        problem: str | None = None,
+        recipient_name: str | None = None,
+        permission: str | None = None,
+        notify: tuple[str, str] | None = None,
+    ) -> SentShare | None: ...
+    def delete_share(self, share_id: int, notify: tuple[str, str] | None) -> bool: ...
+    def share_for_secret(self, secret_hash: str) -> SentShare | None: ...
+    def add_token(self, share_id: int, token_hash: str, expires: float) -> None: ...
+    def access_for_token(self, token_hash: str) -> tuple[ShareScope, float] | None: ...
+
+    # sharing rules
+    def rules(self, collection_key: int) -> list[SharingRule]: ...
+    def set_rule(self, collection_key: int, domain: str, permission: str) -> None: ...
+    def remove_rule(self, collection_key: int, domain: str) -> bool: ...
+
+    # shares received
+    def receive(
+        self,
+        *,
+        sender_host: str,
+        provider_id: str,
+        user_id: int | None,
+        group_id: int | None,
+        fields: dict[str, str],
+        secret: bytes,
+    ) -> tuple[ReceivedShare, bool]: ...
+    def received(self, share_id: int) -> ReceivedShare | None: ...
+    def received_from(self, sender_host: str, provider_id: str) -> ReceivedShare | None: ...
+    def received_for(
+        self, user_id: int | None, group_ids: frozenset[int]
+    ) -> list[ReceivedShare]: ...
+    def recipient_of(self, share_id: int) -> tuple[int | None, int | None]: ...
+    def received_secret(self, share_id: int) -> bytes | None: ...
+    def decide(
+        self, share_id: int, state: ReceivedState, notify: tuple[str, str] | None
+    ) -> ReceivedShare | None: ...
+    def set_received_permission(self, share_id: int, permission: str) -> None: ...
+    def forget_received(self, share_id: int) -> bool: ...
+
+    # outbox
+    def claim_due(self, now: float, lease: float, limit: int = 20) -> list[OutboxItem]: ...
+    def claim_share_delivery(
+        self, share_id: int, now: float, lease: float
+    ) -> OutboxItem | None: ...
+    def delivery_of(self, share_id: int) -> OutboxItem | None: ...
+    def sent(self, item_id: int) -> None: ...
+    def retry_later(self, item_id: int, next_attempt: float, error: str) -> None: ...
+    def waiting(self) -> list[OutboxItem]: ...

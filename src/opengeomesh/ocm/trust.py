@@ -56,6 +56,9 @@ class TrustPolicy:
             raise Untrusted(f"{host} is not on this server's allowlist")
         raise Untrusted(f"{host} has not been met through an accepted invite")
 
+    def peer(self, host: str) -> Peer | None:
+        return self._store.peer(host)
+
     def peers(self) -> list[Peer]:
         return self._store.peers()
 

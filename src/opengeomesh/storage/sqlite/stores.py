@@ -10,6 +10,7 @@ from opengeomesh.storage.sqlite.collections import SqliteCollectionStore
 from opengeomesh.storage.sqlite.database import Database
 from opengeomesh.storage.sqlite.features import SqliteFeatureStore
 from opengeomesh.storage.sqlite.federation import SqliteFederationStore
+from opengeomesh.storage.sqlite.shares import SqliteShareStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class SqliteStores:
     collections: SqliteCollectionStore
     features: SqliteFeatureStore
     federation: SqliteFederationStore
+    shares: SqliteShareStore
 
 
 def open_sqlite(path: Path) -> SqliteStores:
@@ -33,4 +35,5 @@ def open_sqlite(path: Path) -> SqliteStores:
         collections=SqliteCollectionStore(database),
         features=SqliteFeatureStore(database),
         federation=SqliteFederationStore(database),
+        shares=SqliteShareStore(database),
     )

@@ -1,0 +1,194 @@
+"""Mounted remote layers: each accepted share appears as a collection of this server's OGC API,
+read live from the sending server with the share's access token. Pages, filters and single
+features are asked of the sender; its answers are checked and its links replaced by ours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+import orjson
+
+from opengeomesh.accounts.models import Caller
+from opengeomesh.errors import Forbidden, InvalidInput, NotFound
+from opengeomesh.features.models import MOUNT_ID_PATTERN, ItemsPage, StoredFeature
+from opengeomesh.ocm.client import OutboundClient, PeerResponse, PeerUnavailable
+from opengeomesh.ocm.inbox import Inbox
+from opengeomesh.ocm.models import ReceivedShare
+
+GEOJSON = "application/geo+json"
+
+
+@dataclass(frozen=True, slots=True)
+class MountedLayer:
+    """A mounted share as the OGC API shows it."""
+
+    id: str
+    title: str
+    description: str
+    share: ReceivedShare
+
+    @property
+    def shared_by(self) -> str:
+        who = self.share.sender_name or self.share.sender
+        return f"{who} ({self.share.sender_host})"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFeature:
+    """One feature from the sender, or ``not_modified`` when the client's ETag still holds."""
+
+    feature: StoredFeature | None
+    etag: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.feature is None
+
+
+class RemoteLayers:
+    """The mounted layers of this server's users."""
+
+    def __init__(self, inbox: Inbox, client: OutboundClient, *, max_page_bytes: int) -> None:
+        self._inbox = inbox
+        self._client = client
+        self._max = max_page_bytes
+
+    def visible(self, caller: Caller) -> list[MountedLayer]:
+        return [_layer(s) for s in self._inbox.mounted(caller)]
+
+    def find(self, caller: Caller, collection_id: str) -> MountedLayer | None:
+        """The caller's mounted layer of that id, if it is one (ids look like ``ocm-7``)."""
+        if not MOUNT_ID_PATTERN.match(collection_id):
+            return None
+        share = self._inbox.mount(caller, collection_id)
+        return None if share is None else _layer(share)
+
+    def describe(self, layer: MountedLayer) -> dict[str, Any]:
+        """The sender's description of the collection (extent, feature count)."""
+        answer = _object(self._get(layer, "", {}), layer)
+        return answer
+
+    def items(self, layer: MountedLayer, params: dict[str, str]) -> ItemsPage:
+        """One page from the sender; ``params`` are the client's checked items parameters."""
+        query = {k: v for k, v in params.items() if k != "f"}
+        answer = _object(self._get(layer, "/items", query), layer)
+        raw = answer.get("features")
+        if answer.get("type") != "FeatureCollection" or not isinstance(raw, list):
+            raise PeerUnavailable(f"{layer.share.sender_host} answered without features")
+        matched = answer.get("numberMatched")
+        links = answer.get("links")
+        links = links if isinstance(links, list) else []
+        following = _link_query(links, "next")
+        preceding = _link_query(links, "prev")
+        offset = preceding.get("offset")
+        return ItemsPage(
+            features=[_feature(f, layer) for f in raw],
+            number_matched=matched if isinstance(matched, int) else None,
+            next_cursor=following.get("cursor"),
+            prev_cursor=preceding.get("cursor"),
+            prev_offset=int(offset) if offset and offset.isdigit() else (0 if preceding else None),
+        )
+
+    def item(self, layer: MountedLayer, feature_id: str, if_none_match: str) -> RemoteFeature:
+        headers = {"If-None-Match": if_none_match} if if_none_match else {}
+        path = f"/items/{quote(feature_id, safe='')}"
+        response = self._get(layer, path, {}, headers)
+        etag = response.headers.get("etag")
+        if response.status == 304:
+            return RemoteFeature(None, etag)
+        return RemoteFeature(_feature(_object(response, layer), layer), etag)
+
+    def _get(
+        self,
+        layer: MountedLayer,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str] | None = None,
+    ) -> PeerResponse:
+        """GET below the shared collection's URL with the share's token, renewing the token
+        once if the sender refuses it; the sender's refusals become ours."""
+        url = layer.share.uri + path + (f"?{urlencode(query)}" if query else "")
+        response = self._send(layer, url, headers or {}, fresh=False)
+        if response.status == 401:
+            response = self._send(layer, url, headers or {}, fresh=True)
+        host = layer.share.sender_host
+        if response.status in (200, 304):
+            return response
+        if response.status == 404:
+            raise NotFound(f"{host} has no such feature or collection (any more)")
+        if response.status == 400:
+            raise InvalidInput("query", f"{host} refused the request: {_detail(response)}")
+        if response.status in (401, 403):
+            raise Forbidden(f"{host} refused access to the shared layer: {_detail(response)}")
+        raise PeerUnavailable(f"{host} answered {response.status}: {_detail(response)}")
+
+    def _send(
+        self, layer: MountedLayer, url: str, headers: dict[str, str], *, fresh: bool
+    ) -> PeerResponse:
+        token, _ = self._inbox.access_token(layer.share, fresh=fresh)
+        request = self._client.build(
+            "GET",
+            url,
+            headers={"Accept": f"{GEOJSON}, application/json", **headers},
+        )
+        request.headers["Authorization"] = f"Bearer {token}"
+        return self._client.send(request, max_bytes=self._max)
+
+
+def _layer(share: ReceivedShare) -> MountedLayer:
+    return MountedLayer(
+        id=share.mount_id, title=share.name, description=share.description, share=share
+    )
+
+
+def _object(response: PeerResponse, layer: MountedLayer) -> dict[str, Any]:
+    answer = response.json()
+    if not isinstance(answer, dict):
+        raise PeerUnavailable(f"{layer.share.sender_host} answered with something not an object")
+    return answer
+
+
+def _feature(raw: Any, layer: MountedLayer) -> StoredFeature:
+    """A feature of the sender's answer, as this server serves features."""
+    host = layer.share.sender_host
+    if not isinstance(raw, dict) or raw.get("type") != "Feature":
+        raise PeerUnavailable(f"{host} answered with something that is not a feature")
+    fid = raw.get("id")
+    if isinstance(fid, bool) or not isinstance(fid, (str, int, float)):
+        raise PeerUnavailable(f"{host} answered with a feature without a usable id")
+    geometry, properties = raw.get("geometry"), raw.get("properties")
+    if geometry is not None and not isinstance(geometry, dict):
+        raise PeerUnavailable(f"{host} answered with a feature whose geometry is not an object")
+    if properties is not None and not isinstance(properties, dict):
+        raise PeerUnavailable(f"{host} answered with a feature whose properties are odd")
+    is_number = not isinstance(fid, str)
+    return StoredFeature(
+        id=orjson.dumps(fid).decode() if is_number else str(fid),
+        id_is_number=is_number,
+        geometry_json=None if geometry is None else orjson.dumps(geometry).decode(),
+        properties_json=None if properties is None else orjson.dumps(properties).decode(),
+        version=0,
+        key=0,
+    )
+
+
+def _link_query(links: list[Any], rel: str) -> dict[str, str]:
+    """The query parameters of the sender's link of ``rel`` (its paging state)."""
+    for entry in links:
+        if (
+            isinstance(entry, dict)
+            and entry.get("rel") == rel
+            and isinstance(entry.get("href"), str)
+        ):
+            return dict(parse_qsl(urlsplit(entry["href"]).query))
+    return {}
+
+
+def _detail(response: PeerResponse) -> str:
+    try:
+        answer = orjson.loads(response.body)
+        return str(answer.get("detail") or answer.get("title") or response.status)[:300]
+    except (orjson.JSONDecodeError, AttributeError):
+        return str(response.status)

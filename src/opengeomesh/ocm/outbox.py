@@ -1,0 +1,179 @@
+"""Delivery of shares and notifications to other servers, with retries: each message waits in
+the outbox (stored with the change that caused it) until the peer answers, so nothing is lost
+while a peer is down. A message is claimed before sending, so that two processes never send it
+at once; the receiver treats a repeated share (same providerId) as the same share."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from opengeomesh.errors import Busy, InvalidInput
+from opengeomesh.ocm.client import OutboundClient, PeerResponse, PeerUnavailable
+from opengeomesh.ocm.discovery import DiscoveryClient
+from opengeomesh.ocm.models import OutboxItem
+from opengeomesh.ocm.sharing import Sharing
+from opengeomesh.ocm.signatures import RequestSigner
+from opengeomesh.ocm.store import ShareStore
+
+log = logging.getLogger("opengeomesh")
+LEASE = 120.0  # seconds a claimed message is left to its sender
+MAX_DELAY = 3600.0  # the longest wait between two attempts
+MAX_ATTEMPTS = 40  # about a day and a half at the longest wait; then the message is dropped
+TRANSIENT = frozenset({401, 408, 425, 429})  # and every 5xx: worth another try later
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one attempt went: the peer's status, or why it could not be asked."""
+
+    status: int | None
+    error: str = ""
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Outbox:
+    """Sends what waits in the outbox: now, or when it is due again."""
+
+    def __init__(
+        self,
+        *,
+        store: ShareStore,
+        client: OutboundClient,
+        discovery: DiscoveryClient,
+        signer: RequestSigner,
+        sharing: Sharing,
+        retry_seconds: float,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._discovery = discovery
+        self._signer = signer
+        self._sharing = sharing
+        self._retry = retry_seconds
+
+    def deliver_due(self) -> int:
+        """Send every message that is due; the number tried."""
+        items = self._store.claim_due(time.time(), LEASE)
+        for item in items:
+            self._attempt(item)
+        return len(items)
+
+    def deliver_share(self, share_id: int) -> Attempt | None:
+        """Try to deliver one share now (the sharing gesture waits for it); None if another
+        process is sending it already."""
+        item = self._store.claim_share_delivery(share_id, time.time(), LEASE)
+        return None if item is None else self._attempt(item)
+
+    def _attempt(self, item: OutboxItem) -> Attempt:
+        try:
+            if item.share_id is not None:
+                attempt = self._send_share(item, item.share_id)
+            else:
+                attempt = self._send_notification(item)
+        except (PeerUnavailable, Busy) as exc:
+            attempt = Attempt(None, exc.detail)
+        except Exception as exc:  # a defect must not stop the outbox; the message waits
+            log.exception("sending outbox message %s failed", item.id)
+            attempt = Attempt(None, f"internal error: {exc}")
+        if attempt.status is None or attempt.status in TRANSIENT or attempt.status >= 500:
+            self._later(item, attempt)
+        return attempt
+
+    def _send_share(self, item: OutboxItem, share_id: int) -> Attempt:
+        try:
+            self._sharing.check_recipient(share_id)
+        except InvalidInput as exc:
+            self._sharing.refused(share_id, exc.detail)
+            self._store.sent(item.id)
+            return Attempt(400, exc.detail)
+        message = self._sharing.share_message(share_id)
+        if message is None:  # the share is gone
+            self._store.sent(item.id)
+            return Attempt(410, "the share no longer exists")
+        response = self._post(item.host, "shares", orjson.dumps(message))
+        if response.status not in TRANSIENT and response.status < 500:
+            self._sharing.delivered(share_id, response.status, response.body)
+            self._store.sent(item.id)
+        return Attempt(response.status, _said(response))
+
+    def _send_notification(self, item: OutboxItem) -> Attempt:
+        assert item.notification is not None
+        response = self._post(item.host, "notifications", item.notification.encode())
+        if response.status not in TRANSIENT and response.status < 500:
+            if not 200 <= response.status < 300:
+                log.warning(
+                    "%s refused a notification (%s): %s",
+                    item.host,
+                    response.status,
+                    _said(response),
+                )
+            self._store.sent(item.id)
+        return Attempt(response.status, _said(response))
+
+    def _post(self, host: str, path: str, body: bytes) -> PeerResponse:
+        server = self._discovery.discover(host)
+        request = self._client.build(
+            "POST",
+            f"{server.end_point}/{path}",
+            content=body,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        return self._client.send(self._signer.sign(request))
+
+    def _later(self, item: OutboxItem, attempt: Attempt) -> None:
+        error = attempt.error or f"answered {attempt.status}"
+        if item.attempts + 1 >= MAX_ATTEMPTS:
+            log.warning("giving up on outbox message %s to %s: %s", item.id, item.host, error)
+            if item.share_id is not None:
+                self._sharing.refused(item.share_id, f"not delivered, gave up: {error}")
+            self._store.sent(item.id)
+            return
+        delay = min(MAX_DELAY, self._retry * 2**item.attempts) * random.uniform(0.8, 1.2)
+        self._store.retry_later(item.id, time.time() + delay, error)
+
+
+def _said(response: PeerResponse) -> str:
+    if 200 <= response.status < 300:
+        return ""
+    return f"answered {response.status}: {response.body[:300].decode('utf-8', 'replace')}"
+
+
+class Courier:
+    """A background thread of the server that works through the outbox."""
+
+    def __init__(self, outbox: Outbox, interval: float) -> None:
+        self._outbox = outbox
+        self._interval = interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ogm-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self._outbox.deliver_due() and not self._stop.is_set():
+                    pass
+            except Exception:  # the database may be busy; try again next round
+                log.exception("the outbox round failed")
+            self._wake.wait(self._interval)
+            self._wake.clear()

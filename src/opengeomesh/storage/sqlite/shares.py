@@ -1,0 +1,445 @@
+"""SQLite implementation of the share store: shares sent and their tokens, sharing rules,
+shares received, and the outbox."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opengeomesh.accounts.models import ShareScope
+from opengeomesh.ocm.models import (
+    OutboxItem,
+    ReceivedShare,
+    ReceivedState,
+    SentShare,
+    ShareState,
+    ShareType,
+    SharingRule,
+)
+from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
+
+_SENT = (
+    "SELECT s.id, s.provider_id, s.collection_key, c.id, u.name, s.share_with, s.share_type,"
+    " s.recipient_host, s.recipient_name, s.permission, s.state, s.problem, s.created, s.updated"
+    " FROM shares_sent s JOIN collections c ON c.key = s.collection_key"
+    " JOIN users u ON u.id = s.sender_id"
+)
+_RECEIVED = (
+    "SELECT r.id, r.sender_host, r.provider_id, r.user_id, coalesce(u.name, g.name), r.name,"
+    " r.description, r.owner, r.owner_name, r.sender, r.sender_name, r.uri, r.permission,"
+    " r.state, r.created, r.updated"
+    " FROM shares_received r LEFT JOIN users u ON u.id = r.user_id"
+    " LEFT JOIN user_groups g ON g.id = r.group_id"
+)
+_OUTBOX = "SELECT id, host, share_id, notification, attempts, last_error FROM outbox"
+
+
+def _sent(row: Any) -> SentShare:
+    return SentShare(
+        id=row[0],
+        provider_id=row[1],
+        collection_key=row[2],
+        collection_id=row[3],
+        sender=row[4],
+        share_with=row[5],
+        share_type=ShareType(row[6]),
+        recipient_host=row[7],
+        recipient_name=row[8],
+        permission=row[9],
+        state=ShareState(row[10]),
+        problem=row[11],
+        created=_time(row[12]),
+        updated=_time(row[13]),
+    )
+
+
+def _received(row: Any) -> ReceivedShare:
+    return ReceivedShare(
+        id=row[0],
+        sender_host=row[1],
+        provider_id=row[2],
+        share_type=ShareType.USER if row[3] is not None else ShareType.GROUP,
+        recipient=row[4],
+        name=row[5],
+        description=row[6],
+        owner=row[7],
+        owner_name=row[8],
+        sender=row[9],
+        sender_name=row[10],
+        uri=row[11],
+        permission=row[12],
+        state=ReceivedState(row[13]),
+        created=_time(row[14]),
+        updated=_time(row[15]),
+    )
+
+
+def _time(text: str) -> Any:
+    return parse_time(text)
+
+
+class SqliteShareStore:
+    """Shares and the outbox in SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- shares sent -------------------------------------------------------------------------
+
+    def add_share(
+        self,
+        *,
+        provider_id: str,
+        collection_key: int,
+        sender_id: int,
+        share_with: str,
+        share_type: ShareType,
+        recipient_host: str,
+        permission: str,
+    ) -> SentShare:
+        """Record a share and queue its delivery, in one transaction."""
+        now = now_text()
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO shares_sent(provider_id, collection_key, sender_id, share_with,"
+                " share_type, recipient_host, permission, state, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'sending', ?, ?)",
+                (
+                    provider_id,
+                    collection_key,
+                    sender_id,
+                    share_with,
+                    share_type.value,
+                    recipient_host,
+                    permission,
+                    now,
+                    now,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO outbox(host, share_id, next_attempt, created) VALUES (?, ?, ?, ?)",
+                (recipient_host, cur.lastrowid, time.time(), now),
+            )
+            row = conn.execute(f"{_SENT} WHERE s.id = ?", (cur.lastrowid,)).fetchone()
+        return _sent(row)
+
+    def share(self, share_id: int) -> SentShare | None:
+        row = self._db.connection().execute(f"{_SENT} WHERE s.id = ?", (share_id,)).fetchone()
+        return None if row is None else _sent(row)
+
+    def share_by_provider_id(self, provider_id: str) -> SentShare | None:
+        row = (
+            self._db.connection()
+            .execute(f"{_SENT} WHERE s.provider_id = ?", (provider_id,))
+            .fetchone()
+        )
+        return None if row is None else _sent(row)
+
+    def shares(self, sender_id: int | None) -> list[SentShare]:
+        """The shares one user sent, or every share (``None``)."""
+        where, args = ("WHERE s.sender_id = ?", (sender_id,)) if sender_id is not None else ("", ())
+        rows = self._db.connection().execute(f"{_SENT} {where} ORDER BY s.id", args).fetchall()
+        return [_sent(row) for row in rows]
+
+    def shares_of_collection(self, collection_key: int) -> list[SentShare]:
+        rows = (
+            self._db.connection()
+            .execute(f"{_SENT} WHERE s.collection_key = ? ORDER BY s.id", (collection_key,))
+            .fetchall()
+        )
+        return [_sent(row) for row in rows]
+
+    def set_secret(self, share_id: int, secret_hash: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE shares_sent SET secret_hash = ? WHERE id = ?", (secret_hash, share_id)
+            )
+
+    def update_share(
+        self,
+        share_id: int,
+        *,
+        state: ShareState | None = None,
+        problem: str | None = None,
+        recipient_name: str | None = None,
+        permission: str | None = None,
+        notify: tuple[str, str] | None = None,
+    ) -> SentShare | None:
+        """Change a share; ``notify`` (host, JSON body) queues a notification with it."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE shares_sent SET state = coalesce(?, state),"
+                " problem = coalesce(?, problem), recipient_name = coalesce(?, recipient_name),"
+                " permission = coalesce(?, permission), updated = ? WHERE id = ?",
+                (
+                    state.value if state else None,
+                    problem,
+                    recipient_name,
+                    permission,
+                    now_text(),
+                    share_id,
+                ),
+            )
+            if notify is not None:
+                _enqueue(conn, *notify)
+            row = conn.execute(f"{_SENT} WHERE s.id = ?", (share_id,)).fetchone()
+        return None if row is None else _sent(row)
+
+    def delete_share(self, share_id: int, notify: tuple[str, str] | None) -> bool:
+        """Delete a share with its tokens and pending delivery; queue ``notify`` with it."""
+        with self._db.transaction() as conn:
+            deleted = conn.execute("DELETE FROM shares_sent WHERE id = ?", (share_id,)).rowcount
+            if deleted and notify is not None:
+                _enqueue(conn, *notify)
+        return bool(deleted)
+
+    def share_for_secret(self, secret_hash: str) -> SentShare | None:
+        row = (
+            self._db.connection()
+            .execute(f"{_SENT} WHERE s.secret_hash = ?", (secret_hash,))
+            .fetchone()
+        )
+        return None if row is None else _sent(row)
+
+    def add_token(self, share_id: int, token_hash: str, expires: float) -> None:
+        """Record an access token; forget expired ones of every share on the way."""
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM share_tokens WHERE expires < ?", (time.time(),))
+            conn.execute(
+                "INSERT INTO share_tokens(token_hash, share_id, expires) VALUES (?, ?, ?)",
+                (token_hash, share_id, expires),
+            )
+
+    def access_for_token(self, token_hash: str) -> tuple[ShareScope, float] | None:
+        """What a live share's token opens, and when the token expires."""
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT s.id, s.collection_key, s.permission, t.expires FROM share_tokens t"
+                " JOIN shares_sent s ON s.id = t.share_id WHERE t.token_hash = ?",
+                (token_hash,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return ShareScope(share_id=row[0], collection_key=row[1], permission=row[2]), row[3]
+
+    # --- sharing rules -----------------------------------------------------------------------
+
+    def rules(self, collection_key: int) -> list[SharingRule]:
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT c.id, r.domain, r.permission FROM sharing_rules r"
+                " JOIN collections c ON c.key = r.collection_key WHERE r.collection_key = ?"
+                " ORDER BY r.domain",
+                (collection_key,),
+            )
+            .fetchall()
+        )
+        return [SharingRule(row[0], row[1], row[2]) for row in rows]
+
+    def set_rule(self, collection_key: int, domain: str, permission: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sharing_rules(collection_key, domain, permission) VALUES (?, ?, ?)"
+                " ON CONFLICT(collection_key, domain) DO UPDATE SET permission = ?",
+                (collection_key, domain, permission, permission),
+            )
+
+    def remove_rule(self, collection_key: int, domain: str) -> bool:
+        with self._db.transaction() as conn:
+            return bool(
+                conn.execute(
+                    "DELETE FROM sharing_rules WHERE collection_key = ? AND domain = ?",
+                    (collection_key, domain),
+                ).rowcount
+            )
+
+    # --- shares received ---------------------------------------------------------------------
+
+    def receive(
+        self,
+        *,
+        sender_host: str,
+        provider_id: str,
+        user_id: int | None,
+        group_id: int | None,
+        fields: dict[str, str],
+        secret: bytes,
+    ) -> tuple[ReceivedShare, bool]:
+        """Record a share from another server; a repeat (same sender and providerId) updates
+        the one recorded, keeping its state. True if the share is new."""
+        now = now_text()
+        names = ("name", "description", "owner", "owner_name", "sender", "sender_name")
+        values = [fields[n] for n in names]
+        with self._db.transaction() as conn:
+            existing = conn.execute(
+                "SELECT id FROM shares_received WHERE sender_host = ? AND provider_id = ?",
+                (sender_host, provider_id),
+            ).fetchone()
+            if existing is None:
+                cur = conn.execute(
+                    "INSERT INTO shares_received(sender_host, provider_id, user_id, group_id,"
+                    f" {', '.join(names)}, uri, permission, secret, state, created, updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    (
+                        sender_host,
+                        provider_id,
+                        user_id,
+                        group_id,
+                        *values,
+                        fields["uri"],
+                        fields["permission"],
+                        secret,
+                        now,
+                        now,
+                    ),
+                )
+                share_id = cur.lastrowid
+            else:
+                share_id = existing[0]
+                conn.execute(
+                    f"UPDATE shares_received SET {', '.join(f'{n} = ?' for n in names)},"
+                    " uri = ?, permission = ?, secret = ?, updated = ? WHERE id = ?",
+                    (*values, fields["uri"], fields["permission"], secret, now, share_id),
+                )
+            row = conn.execute(f"{_RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
+        return _received(row), existing is None
+
+    def received(self, share_id: int) -> ReceivedShare | None:
+        row = self._db.connection().execute(f"{_RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
+        return None if row is None else _received(row)
+
+    def received_from(self, sender_host: str, provider_id: str) -> ReceivedShare | None:
+        row = (
+            self._db.connection()
+            .execute(
+                f"{_RECEIVED} WHERE r.sender_host = ? AND r.provider_id = ?",
+                (sender_host, provider_id),
+            )
+            .fetchone()
+        )
+        return None if row is None else _received(row)
+
+    def received_for(self, user_id: int | None, group_ids: frozenset[int]) -> list[ReceivedShare]:
+        """Shares for one user and their groups, or every share (``user_id`` None)."""
+        if user_id is None:
+            rows = self._db.connection().execute(f"{_RECEIVED} ORDER BY r.id").fetchall()
+        else:
+            marks = ", ".join("?" * len(group_ids))
+            in_groups = f" OR r.group_id IN ({marks})" if group_ids else ""
+            rows = (
+                self._db.connection()
+                .execute(
+                    f"{_RECEIVED} WHERE r.user_id = ?{in_groups} ORDER BY r.id",
+                    (user_id, *group_ids),
+                )
+                .fetchall()
+            )
+        return [_received(row) for row in rows]
+
+    def recipient_of(self, share_id: int) -> tuple[int | None, int | None]:
+        """The user id or group id a received share is for."""
+        row = (
+            self._db.connection()
+            .execute("SELECT user_id, group_id FROM shares_received WHERE id = ?", (share_id,))
+            .fetchone()
+        )
+        return (None, None) if row is None else (row[0], row[1])
+
+    def received_secret(self, share_id: int) -> bytes | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT secret FROM shares_received WHERE id = ?", (share_id,))
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def decide(
+        self, share_id: int, state: ReceivedState, notify: tuple[str, str] | None
+    ) -> ReceivedShare | None:
+        """Accept or decline a pending share, queueing the notification with it; None if the
+        share is gone or no longer pending."""
+        with self._db.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE shares_received SET state = ?, updated = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (state.value, now_text(), share_id),
+            ).rowcount
+            if not changed:
+                return None
+            if notify is not None:
+                _enqueue(conn, *notify)
+            row = conn.execute(f"{_RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
+        return _received(row)
+
+    def set_received_permission(self, share_id: int, permission: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE shares_received SET permission = ?, updated = ? WHERE id = ?",
+                (permission, now_text(), share_id),
+            )
+
+    def forget_received(self, share_id: int) -> bool:
+        with self._db.transaction() as conn:
+            return bool(
+                conn.execute("DELETE FROM shares_received WHERE id = ?", (share_id,)).rowcount
+            )
+
+    # --- outbox ------------------------------------------------------------------------------
+
+    def claim_due(self, now: float, lease: float, limit: int = 20) -> list[OutboxItem]:
+        """Messages due now, each claimed for ``lease`` seconds so that no other process or
+        thread sends it meanwhile."""
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                f"{_OUTBOX} WHERE next_attempt <= ? AND claimed_until <= ?"
+                " ORDER BY next_attempt, id LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE outbox SET claimed_until = ? WHERE id = ?",
+                [(now + lease, row[0]) for row in rows],
+            )
+        return [OutboxItem(*row) for row in rows]
+
+    def claim_share_delivery(self, share_id: int, now: float, lease: float) -> OutboxItem | None:
+        """The delivery of one share, claimed, if it is waiting and nobody is sending it."""
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"{_OUTBOX} WHERE share_id = ? AND claimed_until <= ?", (share_id, now)
+            ).fetchone()
+            if row is not None:
+                conn.execute(
+                    "UPDATE outbox SET claimed_until = ? WHERE id = ?", (now + lease, row[0])
+                )
+        return None if row is None else OutboxItem(*row)
+
+    def delivery_of(self, share_id: int) -> OutboxItem | None:
+        row = self._db.connection().execute(f"{_OUTBOX} WHERE share_id = ?", (share_id,)).fetchone()
+        return None if row is None else OutboxItem(*row)
+
+    def sent(self, item_id: int) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+
+    def retry_later(self, item_id: int, next_attempt: float, error: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, claimed_until = 0,"
+                " last_error = ? WHERE id = ?",
+                (next_attempt, error[:500], item_id),
+            )
+
+    def waiting(self) -> list[OutboxItem]:
+        rows = self._db.connection().execute(f"{_OUTBOX} ORDER BY id").fetchall()
+        return [OutboxItem(*row) for row in rows]
+
+
+def _enqueue(conn: Any, host: str, body: str) -> None:
+    conn.execute(
+        "INSERT INTO outbox(host, notification, next_attempt, created) VALUES (?, ?, ?, ?)",
+        (host, body, time.time(), now_text()),
+    )
