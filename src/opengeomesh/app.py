@@ -16,6 +16,7 @@ from opengeomesh.api.problems import install_problem_handlers
 from opengeomesh.api.routes import install_routes
 from opengeomesh.api.vary import VaryOnAccept
 from opengeomesh.config import Settings
+from opengeomesh.ocm.outbox import Courier
 from opengeomesh.services import Services, open_services
 
 
@@ -28,7 +29,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         # Few threads serve more: past a handful, threads only contend for the GIL, and each
         # holds its own SQLite connection and page cache.
         to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        courier = Courier(services.federation.outbox, settings.outbox_interval)
+        services.federation.outbox.on_waiting = courier.wake
+        courier.start()
         yield
+        courier.stop()
         services.close()
 
     app = FastAPI(

@@ -170,12 +170,16 @@ def update_share(
 ) -> ShareOut:
     """Change a share's permission: effective on the next request; the recipient is told."""
     services = services_of(request)
-    return _share(services, services.federation.sharing.update(caller, share_id, body.permission))
+    share = services.federation.sharing.update(caller, share_id, body.permission)
+    services.federation.outbox.wake()
+    return _share(services, share)
 
 
 def revoke_share(request: Request, caller: CurrentCaller, share_id: int = ShareId) -> Response:
     """Revoke a share: its secret and tokens stop working now; the recipient is told."""
-    services_of(request).federation.sharing.revoke(caller, share_id)
+    federation = services_of(request).federation
+    federation.sharing.revoke(caller, share_id)
+    federation.outbox.wake()
     return Response(status_code=204)
 
 
@@ -197,16 +201,20 @@ def accept_received(
     request: Request, caller: CurrentCaller, share_id: int = ShareId
 ) -> ReceivedOut:
     """Accept a pending share: it appears in this server's OGC API; the sender is told."""
-    inbox = services_of(request).federation.inbox
-    return _received(request, inbox.decide(caller, share_id, accept=True))
+    federation = services_of(request).federation
+    share = federation.inbox.decide(caller, share_id, accept=True)
+    federation.outbox.wake()
+    return _received(request, share)
 
 
 def decline_received(
     request: Request, caller: CurrentCaller, share_id: int = ShareId
 ) -> ReceivedOut:
     """Decline a pending share; the sender is told."""
-    inbox = services_of(request).federation.inbox
-    return _received(request, inbox.decide(caller, share_id, accept=False))
+    federation = services_of(request).federation
+    share = federation.inbox.decide(caller, share_id, accept=False)
+    federation.outbox.wake()
+    return _received(request, share)
 
 
 def access_received(request: Request, caller: CurrentCaller, share_id: int = ShareId) -> AccessOut:

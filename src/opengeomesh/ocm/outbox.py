@@ -9,6 +9,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -59,6 +60,12 @@ class Outbox:
         self._signer = signer
         self._sharing = sharing
         self._retry = retry_seconds
+        self.on_waiting: Callable[[], None] | None = None  # set by a running courier
+
+    def wake(self) -> None:
+        """A gesture queued a message: let the courier send it now rather than next round."""
+        if self.on_waiting is not None:
+            self.on_waiting()
 
     def deliver_due(self) -> int:
         """Send every message that is due; the number tried."""

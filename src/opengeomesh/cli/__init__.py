@@ -581,3 +581,7 @@ def keys_rotate(data: DataOpt = None, database_url: DbOpt = None) -> None:
         key = services.federation.keyring.rotate()
         published = [k.kid for k in services.federation.keyring.published()]
     out.print(f"signing with {key.kid}; published: {', '.join(published)}")
+
+
+# Commands kept in their own modules register themselves on ``app`` when imported.
+from opengeomesh.cli import demo, shares  # noqa: E402, F401
