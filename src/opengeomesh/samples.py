@@ -61,3 +61,32 @@ def incident_sectors(seed: int = 19) -> dict[str, Any]:
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def vehicles(count: int = 12, seed: int = 7) -> dict[str, Any]:
+    """Point features: emergency vehicles with call sign, kind, status and last position time."""
+    rng = random.Random(seed)
+    kinds = ("fire engine", "turntable ladder", "tanker", "ambulance", "command vehicle")
+    statuses = ("available", "on the way", "on scene", "returning")
+    start = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+    features = []
+    for n in range(1, count + 1):
+        kind = kinds[(n - 1) % len(kinds)]
+        lon = TOWN[0] + rng.uniform(-0.05, 0.05)
+        lat = TOWN[1] + rng.uniform(-0.03, 0.03)
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"vehicle-{n}",
+                "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+                "properties": {
+                    "callsign": f"Florian Musterstadt {n:02d}/{40 + n}",
+                    "kind": kind,
+                    "status": rng.choice(statuses),
+                    "updated": (start + timedelta(minutes=rng.randint(0, 240)))
+                    .isoformat()
+                    .replace("+00:00", "Z"),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
