@@ -1,31 +1,13 @@
 """GDAL's OAPIF driver (through pyogrio, GDAL >= 3.9) reads a protected layer with a bearer."""
 
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pyogrio
 import pytest
 from pyogrio.raw import read
 
 from opengeomesh import samples
-from tests.conftest import LiveServer
-
-
-@contextmanager
-def gdal_env(**values: str) -> Iterator[None]:
-    """GDAL reads its HTTP options from the environment; set them for one block only."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+from tests.conftest import LiveServer, gdal_env
 
 
 def test_gdal_reads_every_feature_with_a_bearer(live_server: LiveServer) -> None:

@@ -3,54 +3,19 @@ discovery, the invite flow both ways, and every refusal of the federation core."
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
-import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from http_message_signatures import HTTPMessageSigner, algorithms
-from openapi_schema_validator import OAS30Validator
 
 from opengeomesh.ocm.invites import encode_invite
-from opengeomesh.ocm.keys import Keyring
 from opengeomesh.ocm.signatures import COVERED, RequestSigner, _Keys
-from tests.conftest import Server, cli, free_port, start_server, stop_server
-
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ocm" / "spec.yaml"
-
-
-@dataclass
-class Org:
-    """One organisation's server."""
-
-    data: Path
-    host: str
-    url: str
-    server: Server | None
-
-    def cli(self, *args: str, check: bool = True):  # type: ignore[no-untyped-def]
-        return cli(*args, data=self.data, check=check)
-
-    def keyring(self) -> Keyring:
-        return Keyring(self.data / "keys", self.host, timedelta(days=7))
-
-
-def make_org(
-    base: Path, name: str, organisation: str, *, private: bool = True, run: bool = True
-) -> Org:
-    port = free_port()
-    data = base / name / "data"
-    data.mkdir(parents=True)
-    (data / "config.toml").write_text(
-        f'public_url = "http://127.0.0.1:{port}"\norganisation = "{organisation}"\n'
-        f"allow_private_peers = {'true' if private else 'false'}\n"
-    )
-    server = start_server(data, port=port) if run else None
-    return Org(data=data, host=f"127.0.0.1:{port}", url=f"http://127.0.0.1:{port}", server=server)
+from tests.conftest import free_port, start_server, stop_server
+from tests.e2e.orgs import Org, make_org, spec_schema
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +46,6 @@ def invite(org: Org, user: str) -> str:
 
 def contacts(org: Org, user: str) -> str:
     return org.cli("contact", "list", "--user", user).stdout
-
-
-def spec_schema(name: str) -> OAS30Validator:
-    assert SPEC.is_file(), f"the OCM OpenAPI document is expected at {SPEC}"
-    spec = yaml.safe_load(SPEC.read_text())
-    schema = {**spec["components"]["schemas"][name], "components": spec["components"]}
-    return OAS30Validator(schema)
 
 
 def test_discovery_document(orgs: tuple[Org, Org]) -> None:

@@ -1,0 +1,57 @@
+"""Organisations for end-to-end tests: each a real server with its own data directory, and
+the official OCM OpenAPI document to check payloads against."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from openapi_schema_validator import OAS30Validator
+
+from opengeomesh.ocm.keys import Keyring
+from tests.conftest import Server, cli, free_port, start_server
+
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ocm" / "spec.yaml"
+
+
+@dataclass
+class Org:
+    """One organisation's server."""
+
+    data: Path
+    host: str
+    url: str
+    server: Server | None
+
+    def cli(self, *args: str, check: bool = True):  # type: ignore[no-untyped-def]
+        return cli(*args, data=self.data, check=check)
+
+    def keyring(self) -> Keyring:
+        return Keyring(self.data / "keys", self.host, timedelta(days=7))
+
+
+def make_org(
+    base: Path,
+    name: str,
+    organisation: str,
+    *,
+    private: bool = True,
+    run: bool = True,
+    config: str = "",
+) -> Org:
+    port = free_port()
+    data = base / name / "data"
+    data.mkdir(parents=True)
+    (data / "config.toml").write_text(
+        f'public_url = "http://127.0.0.1:{port}"\norganisation = "{organisation}"\n'
+        f"allow_private_peers = {'true' if private else 'false'}\n{config}"
+    )
+    server = start_server(data, port=port) if run else None
+    return Org(data=data, host=f"127.0.0.1:{port}", url=f"http://127.0.0.1:{port}", server=server)
+
+
+def spec_schema(name: str) -> OAS30Validator:
+    assert SPEC.is_file(), f"the OCM OpenAPI document is expected at {SPEC}"
+    spec = yaml.safe_load(SPEC.read_text())
+    schema = {**spec["components"]["schemas"][name], "components": spec["components"]}
+    return OAS30Validator(schema)
