@@ -1,9 +1,12 @@
 """Organisations for end-to-end tests: each a real server with its own data directory, and
 the official OCM OpenAPI document to check payloads against."""
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 from openapi_schema_validator import OAS30Validator
@@ -55,3 +58,18 @@ def spec_schema(name: str) -> OAS30Validator:
     spec = yaml.safe_load(SPEC.read_text())
     schema = {**spec["components"]["schemas"][name], "components": spec["components"]}
     return OAS30Validator(schema)
+
+
+def token(org: Org, user: str) -> dict[str, str]:
+    secret = org.cli("token", "create", user).stdout.strip()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def eventually(check: Callable[[], Any], seconds: float = 15) -> Any:
+    """Poll ``check`` until it returns something true (messages between servers are async)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)

@@ -2,67 +2,17 @@
 layers with a control room (B); B mounts them; GDAL reads them through B; A downgrades and
 revokes; every refusal of the share flow; delivery after B was down."""
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pyogrio.raw
-import pytest
 import shapely
 import shapely.geometry
 
 from opengeomesh import samples
-from tests.conftest import gdal_env, stop_server
-from tests.e2e.orgs import Org, make_org
-
-FAST_OUTBOX = "delivery_retry_seconds = 0.3\noutbox_interval = 0.2\n"
-
-
-@pytest.fixture(scope="module")
-def orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Org]]:
-    base = tmp_path_factory.mktemp("sharing")
-    a = make_org(base, "a", "Feuerwehr Musterstadt", config=FAST_OUTBOX)
-    b = make_org(base, "b", "Leitstelle Nord", config=FAST_OUTBOX)
-    for user in ("alice", "erin"):
-        a.cli("user", "add", user, "--display-name", user.title())
-    for user in ("bob", "dave", "frank"):
-        b.cli("user", "add", user, "--display-name", user.title())
-    b.cli("group", "add", "control-room")
-    for user in ("bob", "dave"):
-        b.cli("group", "add-member", "control-room", user)
-    for name, layer in (
-        ("hydrants", samples.hydrants(137)),
-        ("sectors", samples.incident_sectors()),
-        ("vehicles", samples.vehicles()),
-    ):
-        source = a.data.parent / f"{name}.geojson"
-        source.write_bytes(orjson.dumps(layer))
-        a.cli("collection", "import", name, str(source), "--create", "--user", "alice")
-    a.cli("collection", "grant", "hydrants", "user:erin", "--permission", "read")
-    # the invite flow builds the trust both servers' invite-only policy asks for
-    text = a.cli("invite", "create", "--user", "alice").stdout.strip()
-    b.cli("invite", "accept", text, "--user", "bob")
-    yield a, b
-    for org in (a, b):
-        if org.server is not None and org.server.process.poll() is None:
-            stop_server(org.server)
-
-
-def token(org: Org, user: str) -> dict[str, str]:
-    secret = org.cli("token", "create", user).stdout.strip()
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def eventually(check: Callable[[], Any], seconds: float = 15) -> Any:
-    """Poll ``check`` until it returns something true (messages between servers are async)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
+from tests.conftest import gdal_env
+from tests.e2e.orgs import Org, eventually, token
 
 
 def received(b: Org, auth: dict[str, str]) -> list[dict[str, Any]]:
@@ -91,8 +41,8 @@ def all_features(url: str, auth: dict[str, str], limit: int = 25) -> list[dict[s
     return features
 
 
-def test_share_accept_read_downgrade_revoke(orgs: tuple[Org, Org]) -> None:
-    a, b = orgs
+def test_share_accept_read_downgrade_revoke(sharing_orgs: tuple[Org, Org]) -> None:
+    a, b = sharing_orgs
     alice, bob, dave = token(a, "alice"), token(b, "bob"), token(b, "dave")
     created = httpx.post(
         f"{a.url}/manage/shares",
@@ -173,8 +123,8 @@ def test_share_accept_read_downgrade_revoke(orgs: tuple[Org, Org]) -> None:
     assert mount not in [c["id"] for c in listed]
 
 
-def test_group_share_and_gdal_through_the_mount(orgs: tuple[Org, Org]) -> None:
-    a, b = orgs
+def test_group_share_and_gdal_through_the_mount(sharing_orgs: tuple[Org, Org]) -> None:
+    a, b = sharing_orgs
     made = a.cli(
         "share", "create", "sectors", f"control-room@{b.host}", "--group", "--user", "alice"
     )
