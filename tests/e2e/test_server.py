@@ -128,7 +128,7 @@ def test_config_check_and_db_upgrade(tmp_path: Path) -> None:
     (data / "config.toml").write_text('title = "Leitstelle Nord"\nport = 8181\n')
     shown = json.loads(cli("config", "check", data=data).stdout)
     assert shown["title"] == "Leitstelle Nord" and shown["port"] == 8181
-    assert "schema version 2" in cli("db", "upgrade", data=data).stdout
+    assert "schema version 3" in cli("db", "upgrade", data=data).stdout
     bad = cli("config", "check", "--database-url", "mysql://x", data=data, check=False)
     assert bad.returncode == 2 and "database_url" in bad.stderr
 
