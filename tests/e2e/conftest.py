@@ -17,26 +17,28 @@ def sharing_orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org
     base = tmp_path_factory.mktemp("sharing")
     a = make_org(base, "a", "Feuerwehr Musterstadt", config=FAST_OUTBOX)
     b = make_org(base, "b", "Leitstelle Nord", config=FAST_OUTBOX)
-    for user in ("alice", "erin"):
-        a.cli("user", "add", user, "--display-name", user.title())
-    for user in ("bob", "dave", "frank"):
-        b.cli("user", "add", user, "--display-name", user.title())
-    b.cli("group", "add", "control-room")
-    for user in ("bob", "dave"):
-        b.cli("group", "add-member", "control-room", user)
-    for name, layer in (
-        ("hydrants", samples.hydrants(137)),
-        ("sectors", samples.incident_sectors()),
-        ("vehicles", samples.vehicles()),
-    ):
-        source = a.data.parent / f"{name}.geojson"
-        source.write_bytes(orjson.dumps(layer))
-        a.cli("collection", "import", name, str(source), "--create", "--user", "alice")
-    a.cli("collection", "grant", "hydrants", "user:erin", "--permission", "read")
-    # the invite flow builds the trust both servers' invite-only policy asks for
-    text = a.cli("invite", "create", "--user", "alice").stdout.strip()
-    b.cli("invite", "accept", text, "--user", "bob")
-    yield a, b
-    for org in (a, b):
-        if org.server is not None and org.server.process.poll() is None:
-            stop_server(org.server)
+    try:
+        for user in ("alice", "erin"):
+            a.cli("user", "add", user, "--display-name", user.title())
+        for user in ("bob", "dave", "frank"):
+            b.cli("user", "add", user, "--display-name", user.title())
+        b.cli("group", "add", "control-room")
+        for user in ("bob", "dave"):
+            b.cli("group", "add-member", "control-room", user)
+        for name, layer in (
+            ("hydrants", samples.hydrants(137)),
+            ("sectors", samples.incident_sectors()),
+            ("vehicles", samples.vehicles()),
+        ):
+            source = a.data.parent / f"{name}.geojson"
+            source.write_bytes(orjson.dumps(layer))
+            a.cli("collection", "import", name, str(source), "--create", "--user", "alice")
+        a.cli("collection", "grant", "hydrants", "user:erin", "--permission", "read")
+        # the invite flow builds the trust both servers' invite-only policy asks for
+        text = a.cli("invite", "create", "--user", "alice").stdout.strip()
+        b.cli("invite", "accept", text, "--user", "bob")
+        yield a, b
+    finally:
+        for org in (a, b):
+            if org.server is not None and org.server.process.poll() is None:
+                stop_server(org.server)

@@ -18,6 +18,10 @@ from opengeomesh.ocm.payloads import (
 HERE, THERE = "b.example", "a.example"
 
 
+def NO_PREFIX(host: str) -> None:
+    """A sender without an ogcapi prefix."""
+
+
 def payload(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "shareWith": f"bob@{HERE}",
@@ -46,25 +50,27 @@ def ogcapi(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_share_is_read() -> None:
-    share = parse_share(payload(), HERE, None)
+    share = parse_share(payload(), HERE, NO_PREFIX)
     assert share.recipient == "bob" and share.sender_host == THERE
-    assert share.permission == "write" and share.must_exchange
+    assert share.permission == "write"
     assert share.uri == f"https://{THERE}/collections/hydrants"
 
 
 def test_older_forms_are_accepted() -> None:
     aliased = ogcapi()
     aliased["ogcapi"]["url"] = aliased["ogcapi"].pop("uri")
-    assert parse_share(payload(protocol=aliased), HERE, None).uri.endswith("/hydrants")
+    assert parse_share(payload(protocol=aliased), HERE, NO_PREFIX).uri.endswith("/hydrants")
     legacy = {"name": "ogcapi", "options": payload()["protocol"]["ogcapi"]}
-    assert parse_share(payload(protocol=legacy), HERE, None).permission == "write"
+    assert parse_share(payload(protocol=legacy), HERE, NO_PREFIX).permission == "write"
     relative = parse_share(
-        payload(protocol=ogcapi(uri="collections/hydrants")), HERE, f"https://{THERE}/maps/"
+        payload(protocol=ogcapi(uri="collections/hydrants")),
+        HERE,
+        lambda host: f"https://{host}/maps/",
     )
     assert relative.uri == f"https://{THERE}/maps/collections/hydrants"
-    scheme = parse_share(payload(shareWith=f"acct:bob@{HERE}"), HERE, None)
+    scheme = parse_share(payload(shareWith=f"acct:bob@{HERE}"), HERE, NO_PREFIX)
     assert scheme.recipient == "bob"
-    read_only = parse_share(payload(protocol=ogcapi(permissions=["read"])), HERE, None)
+    read_only = parse_share(payload(protocol=ogcapi(permissions=["read"])), HERE, NO_PREFIX)
     assert read_only.permission == "read"
 
 
@@ -81,13 +87,14 @@ def test_older_forms_are_accepted() -> None:
         ({"protocol": ogcapi(permissions=["write"])}, "protocol.ogcapi.permissions"),
         ({"protocol": ogcapi(requirements=[])}, "protocol.ogcapi.requirements"),
         ({"protocol": ogcapi(requirements=["must-use-mfa"])}, "protocol.ogcapi.requirements"),
+        ({"protocol": ogcapi(requirements=[{}])}, "protocol.ogcapi.requirements"),
         ({"protocol": "ogcapi"}, "protocol"),
         ({"name": "x\u0000y"}, "name"),
     ],
 )
 def test_bad_shares_name_the_field(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        parse_share(payload(**changes), HERE, None)
+        parse_share(payload(**changes), HERE, NO_PREFIX)
     assert caught.value.field == field
 
 
@@ -101,7 +108,7 @@ def test_bad_shares_name_the_field(changes: dict[str, Any], field: str) -> None:
 )
 def test_unsupported_shares(changes: dict[str, Any]) -> None:
     with pytest.raises(Unsupported):
-        parse_share(payload(**changes), HERE, None)
+        parse_share(payload(**changes), HERE, NO_PREFIX)
 
 
 def test_notifications() -> None:

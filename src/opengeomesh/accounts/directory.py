@@ -112,7 +112,9 @@ def require_admin(caller: Caller) -> None:
 
 
 def require_user(caller: Caller) -> User:
-    """Refuse anonymous callers; return the user."""
+    """Refuse anonymous callers and holders of a share's token; return the user."""
+    if caller.share is not None:
+        raise Forbidden("a share's access token opens only the shared collection")
     if caller.user is None:
         raise Unauthenticated("this needs a bearer token")
     return caller.user

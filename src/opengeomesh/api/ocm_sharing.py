@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from opengeomesh.api.auth import services_of
 from opengeomesh.api.ocm import json_body, ocm_error, target_uri
-from opengeomesh.errors import OpenGeoMeshError, PayloadTooLarge
+from opengeomesh.errors import Busy, OpenGeoMeshError, PayloadTooLarge
 from opengeomesh.ocm.client import PeerUnavailable
 from opengeomesh.ocm.payloads import OAuthError, parse_json, parse_token_request
 from opengeomesh.ocm.signatures import InboundMessage, SignatureRefused
@@ -106,6 +106,8 @@ async def token(request: Request) -> Response:
         return _oauth_error("invalid_client", exc.detail, 401)
     except PayloadTooLarge as exc:
         return _oauth_error("invalid_request", exc.detail, 413)
+    except Busy as exc:
+        return _oauth_error("temporarily_unavailable", exc.detail, 503)
     except OpenGeoMeshError as exc:  # the trust policy refused the server
         return _oauth_error("unauthorized_client", exc.detail, 400)
     except Exception:

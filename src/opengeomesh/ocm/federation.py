@@ -13,7 +13,7 @@ from opengeomesh.config import Settings
 from opengeomesh.errors import Forbidden, InvalidInput
 from opengeomesh.features.catalog import Catalog
 from opengeomesh.ocm.addresses import host_of_url, normalise_host
-from opengeomesh.ocm.client import OutboundClient
+from opengeomesh.ocm.client import OutboundClient, PeerUnavailable
 from opengeomesh.ocm.discovery import DiscoveryClient, our_discovery
 from opengeomesh.ocm.inbox import Inbox
 from opengeomesh.ocm.invites import Invites
@@ -111,17 +111,17 @@ class Federation:
             raise InvalidInput("sender", "MISSING: an OCM address is required")
         host = normalise_host(sender.rpartition("@")[2], "sender")
         self.verify_sender(message, host)
-        share = parse_share(body, self.host, self._prefix_of(body, host))
+        share = parse_share(body, self.host, self._ogcapi_prefix)
         return self.inbox.receive(host, share)
 
-    def _prefix_of(self, body: dict[str, Any], host: str) -> str | None:
-        """The sender's ogcapi prefix, needed (and discovered) only for a relative uri."""
-        protocol = body.get("protocol")
-        entry = protocol.get("ogcapi") if isinstance(protocol, dict) else None
-        uri = entry.get("uri") if isinstance(entry, dict) else None
-        if isinstance(uri, str) and "://" not in uri:
+    def _ogcapi_prefix(self, host: str) -> str | None:
+        """The sender's ogcapi prefix, discovered for a share with a relative uri."""
+        try:
             return self.inbox.ogcapi_prefix(host)
-        return None
+        except PeerUnavailable as exc:
+            raise InvalidInput(
+                "protocol.ogcapi.uri", f"INVALID: relative, and {host} cannot be discovered"
+            ) from exc
 
     def receive_notification(self, message: InboundMessage, body: dict[str, Any]) -> None:
         """``POST /ocm/notifications``, signed: about a share we sent or one we received."""

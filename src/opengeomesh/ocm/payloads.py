@@ -7,6 +7,7 @@ Inbound problems raise ``InvalidInput`` naming the field (OCM 400 ``validationEr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
@@ -120,7 +121,6 @@ class IncomingShare:
     uri: str  # absolute, on the sender's host
     secret: str
     permission: str
-    must_exchange: bool
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -133,9 +133,11 @@ def parse_json(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def parse_share(payload: dict[str, Any], our_host: str, ogcapi_prefix: str | None) -> IncomingShare:
-    """Check a ``NewShare`` addressed to this server; ``ogcapi_prefix`` is the sender's
-    discovered ``protocols.ogcapi`` URL, for relative ``uri`` values."""
+def parse_share(
+    payload: dict[str, Any], our_host: str, prefix_of: Callable[[str], str | None]
+) -> IncomingShare:
+    """Check a ``NewShare`` addressed to this server; ``prefix_of(host)`` gives the sender's
+    discovered ``protocols.ogcapi`` URL, asked only for a relative ``uri``."""
     text = {name: _text(payload, name) for name in ("shareWith", "providerId", "owner", "sender")}
     resource_type = _text(payload, "resourceType")
     if resource_type != RESOURCE_TYPE:
@@ -151,13 +153,17 @@ def parse_share(payload: dict[str, Any], our_host: str, ogcapi_prefix: str | Non
     if owner.host != sender.host:
         raise InvalidInput("owner", "INVALID: the owner must be at the sender's server")
     protocol = _ogcapi(payload.get("protocol"))
-    uri = _uri(protocol, sender.host, ogcapi_prefix)
+    uri = _uri(protocol, sender.host, prefix_of)
     secret = protocol.get("sharedSecret")
     if not isinstance(secret, str) or not 16 <= len(secret) <= 512:
         raise InvalidInput("protocol.ogcapi.sharedSecret", "INVALID: 16-512 characters")
     requirements = protocol.get("requirements", [])
-    if not isinstance(requirements, list) or ("requirements" in protocol and not requirements):
-        raise InvalidInput("protocol.ogcapi.requirements", "INVALID: a non-empty list")
+    if (
+        not isinstance(requirements, list)
+        or ("requirements" in protocol and not requirements)
+        or not all(isinstance(r, str) for r in requirements)
+    ):
+        raise InvalidInput("protocol.ogcapi.requirements", "INVALID: a non-empty list of names")
     unknown = [r for r in requirements if r not in KNOWN_REQUIREMENTS]
     if unknown:
         raise InvalidInput(
@@ -177,7 +183,6 @@ def parse_share(payload: dict[str, Any], our_host: str, ogcapi_prefix: str | Non
         uri=uri,
         secret=secret,
         permission=_permission(protocol.get("permissions")),
-        must_exchange=REQUIREMENT in requirements,
     )
 
 
@@ -196,13 +201,14 @@ def _ogcapi(protocol: Any) -> dict[str, Any]:
     return found
 
 
-def _uri(protocol: dict[str, Any], sender_host: str, prefix: str | None) -> str:
+def _uri(protocol: dict[str, Any], sender_host: str, prefix_of: Callable[[str], str | None]) -> str:
     """The collection URL: absolute on the sender's host, or relative to its ogcapi prefix."""
     field = f"protocol.{PROTOCOL}.uri"
     value = protocol.get("uri", protocol.get("url"))  # some servers say url
     if not isinstance(value, str) or not value or len(value) > 2000:
         raise InvalidInput(field, "MISSING: required, at most 2000 characters")
     if "://" not in value:
+        prefix = prefix_of(sender_host)
         if prefix is None:
             raise InvalidInput(field, "INVALID: relative, and the sender has no ogcapi prefix")
         value = urljoin(prefix.rstrip("/") + "/", value.lstrip("/"))
