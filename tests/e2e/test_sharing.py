@@ -155,3 +155,39 @@ def test_group_share_and_gdal_through_the_mount(sharing_orgs: tuple[Org, Org]) -
     assert all(read_by_gdal[n].equals_exact(on_a[n], 1e-9) for n in on_a)
     frank_auth = token(b, "frank")
     assert httpx.get(url, headers=frank_auth).status_code == 404
+
+
+def test_decline_and_deleting_a_shared_collection(sharing_orgs: tuple[Org, Org]) -> None:
+    a, b = sharing_orgs
+    alice, bob = token(a, "alice"), token(b, "bob")
+    a.cli("collection", "create", "staging", "--user", "alice", "--title", "Staging areas")
+    a.cli("collection", "create", "closures", "--user", "alice", "--title", "Road closures")
+    ids = {}
+    for name in ("staging", "closures"):
+        made = httpx.post(
+            f"{a.url}/manage/shares",
+            headers=alice,
+            json={"collection": name, "share_with": f"bob@{b.host}"},
+        )
+        assert made.status_code == 201, made.text
+        ids[name] = made.json()["id"]
+    by_name = {s["name"]: s for s in received(b, bob)}
+
+    declined = httpx.post(
+        f"{b.url}/manage/received-shares/{by_name['Staging areas']['id']}/decline", headers=bob
+    )
+    assert declined.status_code == 200 and declined.json()["mount_url"] is None
+    assert eventually(lambda: sent(a, alice, ids["staging"])["state"] == "declined")
+    again = httpx.post(
+        f"{b.url}/manage/received-shares/{by_name['Staging areas']['id']}/accept", headers=bob
+    )
+    assert again.status_code == 400  # decided already
+
+    accepted = httpx.post(
+        f"{b.url}/manage/received-shares/{by_name['Road closures']['id']}/accept", headers=bob
+    )
+    mount_url = accepted.json()["mount_url"]
+    assert httpx.get(f"{mount_url}/items", headers=bob).json()["features"] == []
+    assert httpx.delete(f"{a.url}/manage/collections/closures", headers=alice).status_code == 204
+    assert eventually(lambda: all(s["name"] != "Road closures" for s in received(b, bob)))
+    assert httpx.get(mount_url, headers=bob).status_code == 404
