@@ -27,7 +27,7 @@ from opengeomesh.errors import (
 from opengeomesh.ocm.addresses import normalise_host
 from opengeomesh.ocm.client import PeerUnavailable
 from opengeomesh.ocm.invites import encode_invite
-from opengeomesh.ocm.payloads import Unsupported
+from opengeomesh.ocm.payloads import Unsupported, parse_json
 from opengeomesh.ocm.signatures import InboundMessage, SignatureRefused
 from opengeomesh.services import Services
 from opengeomesh.web.pages import render
@@ -127,9 +127,15 @@ def _receive_acceptance(
 
 
 async def json_body(request: Request, limit: int) -> bytes:
+    """The raw body of a JSON request, up to ``limit`` bytes."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType(f"send application/json, not {media or 'no content type'}")
+    return await read_body(request, limit)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused as soon as it is known to pass ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
@@ -143,12 +149,7 @@ async def json_body(request: Request, limit: int) -> bytes:
 
 def _accepted_invite(body: bytes) -> dict[str, str]:
     """The ``AcceptedInvite`` fields (spec.yaml), each a string; the first problem is named."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidInput("body", "INVALID_JSON: the body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise InvalidInput("body", "INVALID_JSON: the body is not a JSON object")
+    payload = parse_json(body)
     for name in ACCEPTED_INVITE_FIELDS:
         if name not in payload:
             raise InvalidInput(name, "MISSING: required")

@@ -6,6 +6,7 @@ notifications answer with OCM error bodies; the token endpoint with OAuth 2.0 on
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from opengeomesh.api.auth import services_of
-from opengeomesh.api.ocm import json_body, ocm_error, target_uri
+from opengeomesh.api.ocm import json_body, ocm_error, read_body, target_uri
 from opengeomesh.errors import Busy, OpenGeoMeshError, PayloadTooLarge
 from opengeomesh.ocm.client import PeerUnavailable
 from opengeomesh.ocm.payloads import OAuthError, parse_json, parse_token_request
@@ -49,36 +50,43 @@ def _unverifiable(exc: PeerUnavailable) -> SignatureRefused:
     return SignatureRefused(f"SIGNATURE_UNVERIFIABLE: {exc.detail}")
 
 
-async def shares(request: Request) -> Response:
-    """``POST /ocm/shares``: another server shares a collection with a user or group here."""
-    federation = services_of(request).federation
+async def _answer_ocm(
+    request: Request, where: str, act: Callable[[InboundMessage, dict[str, Any]], Any]
+) -> Response:
+    """Read a signed OCM message, let ``act`` handle it in a worker thread, answer 201 with
+    what it returns or the OCM error body."""
     try:
         message, payload = await _message(request)
         try:
-            display = await run_in_threadpool(federation.receive_share, message, payload)
+            answer = await run_in_threadpool(act, message, payload)
         except PeerUnavailable as exc:
             raise _unverifiable(exc) from None
     except OpenGeoMeshError as exc:
         return ocm_error(exc)
     except Exception:
-        return _failure("/ocm/shares")
-    return _answer({"recipientDisplayName": display}, 201)
+        return _failure(where)
+    return _answer(answer, 201)
+
+
+async def shares(request: Request) -> Response:
+    """``POST /ocm/shares``: another server shares a collection with a user or group here."""
+    federation = services_of(request).federation
+
+    def receive(message: InboundMessage, payload: dict[str, Any]) -> dict[str, str]:
+        return {"recipientDisplayName": federation.receive_share(message, payload)}
+
+    return await _answer_ocm(request, "/ocm/shares", receive)
 
 
 async def notifications(request: Request) -> Response:
     """``POST /ocm/notifications``: news about a share, from the server at its other end."""
     federation = services_of(request).federation
-    try:
-        message, payload = await _message(request)
-        try:
-            await run_in_threadpool(federation.receive_notification, message, payload)
-        except PeerUnavailable as exc:
-            raise _unverifiable(exc) from None
-    except OpenGeoMeshError as exc:
-        return ocm_error(exc)
-    except Exception:
-        return _failure("/ocm/notifications")
-    return _answer({}, 201)
+
+    def receive(message: InboundMessage, payload: dict[str, Any]) -> dict[str, str]:
+        federation.receive_notification(message, payload)
+        return {}
+
+    return await _answer_ocm(request, "/ocm/notifications", receive)
 
 
 def _oauth_error(error: str, description: str, status: int = 400) -> Response:
@@ -94,7 +102,7 @@ async def token(request: Request) -> Response:
     services = services_of(request)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
-        body = await _body(request, services.settings.max_ocm_body_bytes)
+        body = await read_body(request, services.settings.max_ocm_body_bytes)
         grant = parse_token_request(media, body)
         message = InboundMessage.of(
             request.method, target_uri(request, services), request.headers.items(), body
@@ -115,13 +123,3 @@ async def token(request: Request) -> Response:
         return _oauth_error("server_error", "an unexpected error, now logged", 500)
     answer = {"access_token": issued.token, "token_type": "Bearer", "expires_in": issued.expires_in}
     return Response(orjson.dumps(answer), 200, headers=NO_STORE, media_type="application/json")
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    """The raw body, whatever its type (the token endpoint parses two), up to ``limit``."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"the body is over {limit} bytes")
-    return bytes(body)

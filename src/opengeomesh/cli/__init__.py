@@ -57,9 +57,9 @@ for name, sub in (
 ):
     app.add_typer(sub, name=name)
 
-# Stored text (titles, labels, names) is data, never rich markup; lines are not wrapped.
-out = Console(markup=False, highlight=False, soft_wrap=True)
-err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+# Stored text (titles, labels, names) is data, never rich markup or emoji codes; no wrapping.
+out = Console(markup=False, emoji=False, highlight=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory [env OGM_DATA_DIR]")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="sqlite:///PATH")]

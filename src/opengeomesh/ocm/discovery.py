@@ -18,6 +18,7 @@ API_VERSION = "1.4.0"
 FAILURE_TTL = 30.0  # seconds a failed discovery is not tried again
 KEY_REFETCH = 2.0  # seconds between fetches of one server's JWK Set (bounds unknown-keyid abuse)
 MAX_CACHED = 1000  # servers kept in the discovery cache
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 RESOURCE_TYPE = "feature-collection"
 PROTOCOL = "ogcapi"
 # Older capability and criteria spellings, mapped to the newest words.
@@ -216,6 +217,13 @@ class DiscoveryClient:
                     raise PeerUnavailable(f"{server.host} gives a plain http URL ({url})")
         return server
 
+    def _schemes_for(self, host: str) -> tuple[str, ...]:
+        """https first; with the development switch, plain http first for loopback peers (they
+        are test set-ups, and a TLS hello to a plain port only fills their logs)."""
+        if "http" in self._schemes and urlsplit(f"//{host}").hostname in LOOPBACK_NAMES:
+            return ("http", "https")
+        return self._schemes
+
     @staticmethod
     def _remember(cache: dict[str, Any], host: str, value: Any) -> None:
         if len(cache) >= MAX_CACHED and host not in cache:
@@ -224,7 +232,7 @@ class DiscoveryClient:
 
     def _fetch(self, host: str) -> RemoteServer:
         problems = []
-        for scheme in self._schemes:
+        for scheme in self._schemes_for(host):
             for path in ("/.well-known/ocm", "/ocm-provider"):
                 try:
                     return parse_discovery(host, self._client.get_json(f"{scheme}://{host}{path}"))
