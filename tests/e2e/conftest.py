@@ -32,7 +32,8 @@ def sharing_orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org
         ):
             source = a.data.parent / f"{name}.geojson"
             source.write_bytes(orjson.dumps(layer))
-            a.cli("collection", "import", name, str(source), "--create", "--user", "alice")
+            timed = ["--temporal-property", "established"] if name == "sectors" else []
+            a.cli("collection", "import", name, str(source), "--create", "--user", "alice", *timed)
         a.cli("collection", "grant", "hydrants", "user:erin", "--permission", "read")
         # the invite flow builds the trust both servers' invite-only policy asks for
         text = a.cli("invite", "create", "--user", "alice").stdout.strip()

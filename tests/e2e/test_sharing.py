@@ -1,8 +1,9 @@
 """Sharing between two real servers (DESIGN.md, both flows in order): a fire brigade (A) shares
-layers with a control room (B); B mounts them; GDAL reads them through B; A downgrades and
-revokes; every refusal of the share flow; delivery after B was down."""
+layers with a control room (B), a user and a group; B mounts them; GDAL reads them through B;
+A downgrades, revokes, deletes a shared layer; B declines. Refusals: test_sharing_refusals.py."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -153,6 +154,12 @@ def test_group_share_and_gdal_through_the_mount(sharing_orgs: tuple[Org, Org]) -
     }
     assert read_by_gdal.keys() == on_a.keys()
     assert all(read_by_gdal[n].equals_exact(on_a[n], 1e-9) for n in on_a)
+    alice, bob = token(a, "alice"), {"Authorization": f"Bearer {bob_secret}"}
+    for when in ("2026-11-28T06:30:00Z/2026-11-28T07:10:00Z", "2026-11-28T06:34:00Z"):
+        query = urlencode({"datetime": when})
+        through_b = httpx.get(f"{url}/items?{query}", headers=bob).json()["features"]
+        on_a = httpx.get(f"{a.url}/collections/sectors/items?{query}", headers=alice)
+        assert through_b == on_a.json()["features"] and through_b
     frank_auth = token(b, "frank")
     assert httpx.get(url, headers=frank_auth).status_code == 404
 
