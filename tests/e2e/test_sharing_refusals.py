@@ -11,11 +11,13 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
+from opengeomesh.config import load_settings
 from opengeomesh.ocm.addresses import OcmAddress
 from opengeomesh.ocm.models import ShareType
 from opengeomesh.ocm.payloads import notification_body, share_body
 from opengeomesh.ocm.secretbox import SecretBox
 from opengeomesh.ocm.signatures import RequestSigner
+from opengeomesh.services import open_services
 from tests.conftest import start_server, stop_server
 from tests.e2e.orgs import Org, eventually, make_org, spec_schema, token
 
@@ -59,9 +61,31 @@ def new_share(a: Org, b: Org, **changes: Any) -> dict[str, Any]:
 
 def test_our_messages_follow_the_ocm_openapi(sharing_orgs: tuple[Org, Org]) -> None:
     a, b = sharing_orgs
-    spec_schema("NewShare").validate(new_share(a, b))
-    for kind in ("SHARE_ACCEPTED", "SHARE_UNSHARED"):
+    made = httpx.post(
+        f"{a.url}/manage/shares",
+        headers=token(a, "alice"),
+        json={
+            "collection": "sectors",
+            "share_with": f"control-room@{b.host}",
+            "share_type": "group",
+        },
+    )
+    assert made.status_code == 201, made.text
+    services = open_services(load_settings({"data_dir": a.data}, environ={}))
+    try:  # the very body A sends (it gets a fresh secret, so B's copy is stale afterwards)
+        message = services.federation.sharing.share_message(made.json()["id"])
+    finally:
+        services.close()
+    assert message is not None
+    spec_schema("NewShare").validate(message)
+    assert message["protocol"]["ogcapi"]["requirements"] == ["must-exchange-token"]
+    assert message["shareType"] == "group" and message["resourceType"] == "feature-collection"
+    for kind in ("SHARE_ACCEPTED", "SHARE_DECLINED", "SHARE_UNSHARED"):
         spec_schema("NewNotification").validate(orjson.loads(notification_body(kind, "x", {})))
+    change = notification_body("SHARE_CHANGE_PERMISSION", "x", {"permissions": ["read"]})
+    spec_schema("NewNotification").validate(orjson.loads(change))
+    revoked = httpx.delete(f"{a.url}/manage/shares/{made.json()['id']}", headers=token(a, "alice"))
+    assert revoked.status_code == 204
 
 
 def test_refused_before_anything_is_sent(sharing_orgs: tuple[Org, Org], tmp_path: Path) -> None:
