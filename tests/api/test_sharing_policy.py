@@ -65,6 +65,12 @@ def test_rules_decide_for_peers_that_are_not_trusted(
     listed = client.get("/manage/collections/hydrants/sharing-rules", headers=root).json()
     assert listed == [{"domain": "*.invalid", "permission": "write"}]
 
+    # a rule can also keep a collection from a server the operator trusts
+    client.put(f"/manage/peers/{PEER}", headers=root, json={"status": "trusted"})
+    assert client.put(rules, headers=root, json={"permission": "none"}).status_code == 200
+    kept = share(client, world, "alice", **ask)
+    assert kept["status"] == 403 and "may not go to" in str(kept["detail"])
+
 
 def test_what_a_user_may_grant(open_world: tuple[World, InProcessClient]) -> None:
     world, client = open_world

@@ -49,6 +49,14 @@ def ogcapi(**changes: Any) -> dict[str, Any]:
     return {"name": "multi", "ogcapi": {**payload()["protocol"]["ogcapi"], **changes}}
 
 
+def test_plain_http_only_with_the_development_switch() -> None:
+    plain = payload(protocol=ogcapi(uri=f"http://{THERE}/collections/hydrants"))
+    with pytest.raises(InvalidInput) as caught:
+        parse_share(plain, HERE, NO_PREFIX)
+    assert caught.value.field == "protocol.ogcapi.uri"
+    assert parse_share(plain, HERE, NO_PREFIX, allow_http=True).uri.startswith("http://")
+
+
 def test_a_share_is_read() -> None:
     share = parse_share(payload(), HERE, NO_PREFIX)
     assert share.recipient == "bob" and share.sender_host == THERE
@@ -159,3 +167,5 @@ def test_sharing_rules_match_hosts() -> None:
     assert not SharingRule("c", "*.leitstelle.example", "read").matches("leitstelle.example")
     assert not SharingRule("c", "*.leitstelle.example", "read").matches("evilleitstelle.example")
     assert SharingRule("c", "b.example", "read").matches("b.example")
+    assert SharingRule("c", "*.leitstelle.example", "read").matches("nord.leitstelle.example:8443")
+    assert not SharingRule("c", "b.example", "read").matches("b.example:8443")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from opengeomesh.accounts.models import Caller
-from opengeomesh.errors import Unauthenticated
+from opengeomesh.errors import Forbidden, Unauthenticated
 from opengeomesh.services import Services
 
 
@@ -30,8 +30,12 @@ def bearer_token(request: Request) -> str | None:
 
 async def current_caller(request: Request) -> Caller:
     """The caller of this request (a FastAPI dependency). Runs on the event loop: a token
-    lookup is one indexed query, cheaper than a hop to a worker thread and back."""
-    return services_of(request).caller_for_token(bearer_token(request))
+    lookup is one indexed query, cheaper than a hop to a worker thread and back. A share's
+    access token opens the OGC API of its collection only, never the management API."""
+    caller = services_of(request).caller_for_token(bearer_token(request))
+    if caller.share is not None and request.url.path.startswith("/manage"):
+        raise Forbidden("a share's access token opens only the shared collection's OGC API")
+    return caller
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

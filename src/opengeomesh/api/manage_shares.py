@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Literal
 
@@ -14,7 +13,6 @@ from starlette.responses import Response
 from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.manage import _Body
 from opengeomesh.api.ogc import base_url
-from opengeomesh.errors import InvalidInput
 from opengeomesh.features.models import COLLECTION_ID_PATTERN
 from opengeomesh.ocm.models import ReceivedShare, ReceivedState, SentShare, SharingRule
 from opengeomesh.services import Services
@@ -86,7 +84,10 @@ class AccessOut(BaseModel):
 
 
 class RuleIn(_Body):
-    permission: Literal["read", "write"]
+    permission: Literal["none", "read", "write"] = Field(
+        description="The most a share to matching peers may give; none keeps the collection"
+        " from them"
+    )
 
 
 class RuleOut(BaseModel):
@@ -221,12 +222,8 @@ def access_received(request: Request, caller: CurrentCaller, share_id: int = Sha
     """A fresh access token of the sender's server for an accepted share, and the collection's
     URL there: for clients that prefer to read the sender's server directly."""
     inbox = services_of(request).federation.inbox
-    share = inbox.get(caller, share_id)
-    if share.state is not ReceivedState.ACCEPTED:
-        raise InvalidInput("state", "accept the share first")
-    token, deadline = inbox.access_token(share, fresh=True)
-    expires_in = max(0, int(deadline - time.monotonic()))
-    return AccessOut(collection_url=share.uri, access_token=token, expires_in=expires_in)
+    share, token, lifetime = inbox.direct_access(caller, share_id)
+    return AccessOut(collection_url=share.uri, access_token=token, expires_in=int(lifetime))
 
 
 # --- sharing rules --------------------------------------------------------------------------

@@ -188,9 +188,8 @@ def share_access(
     """Direct access to the sender's server for an accepted share: its URL and a fresh token."""
     with _services(data, database_url) as services:
         inbox = services.federation.inbox
-        share = inbox.get(_caller(services, user), share_id)
-        token, _ = inbox.access_token(share, fresh=True)
-    err.print(f"collection: {share.uri}")
+        share, token, lifetime = inbox.direct_access(_caller(services, user), share_id)
+    err.print(f"collection: {share.uri} (token valid for {int(lifetime)} s)")
     print(token)
 
 
@@ -230,7 +229,7 @@ def policy_set(
     data: DataOpt = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Let a collection be shared with peers matching DOMAIN, up to a permission."""
+    """Let a collection be shared with peers matching DOMAIN up to a permission (none: never)."""
     with _services(data, database_url) as services:
         services.federation.sharing.set_rule(
             _caller(services, None), collection, domain, permission

@@ -161,6 +161,7 @@ class DiscoveryClient:
     def __init__(self, client: OutboundClient, *, ttl: float, allow_http: bool) -> None:
         self._client = client
         self._ttl = ttl
+        self.allow_http = allow_http
         self._schemes = ("https", "http") if allow_http else ("https",)
         self._cache: dict[str, _Entry] = {}
         self._failures: dict[str, tuple[float, PeerUnavailable]] = {}
@@ -212,7 +213,7 @@ class DiscoveryClient:
     def _checked(self, server: RemoteServer) -> RemoteServer:
         """Without the development switch, a peer's own URLs must be https too."""
         if "http" not in self._schemes:
-            for url in (server.end_point, server.jwks_uri):
+            for url in (server.end_point, server.jwks_uri, server.token_end_point):
                 if url is not None and not url.startswith("https://"):
                     raise PeerUnavailable(f"{server.host} gives a plain http URL ({url})")
         return server

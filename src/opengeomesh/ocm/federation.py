@@ -98,7 +98,7 @@ class Federation:
         latest = self.sharing.get(caller, share.id)
         if latest.state is ShareState.REFUSED:
             self.sharing.revoke(caller, share.id)
-            said = f"{share.recipient_host} refused the share: {latest.problem}"
+            said = f"the share could not be delivered to {share.recipient_host}: {latest.problem}"
             if attempt is not None and attempt.status == 403:
                 raise Forbidden(said)
             raise InvalidInput("shareWith", said)
@@ -111,7 +111,9 @@ class Federation:
             raise InvalidInput("sender", "MISSING: an OCM address is required")
         host = normalise_host(sender.rpartition("@")[2], "sender")
         self.verify_sender(message, host)
-        share = parse_share(body, self.host, self._ogcapi_prefix)
+        share = parse_share(
+            body, self.host, self._ogcapi_prefix, allow_http=self.discovery.allow_http
+        )
         return self.inbox.receive(host, share)
 
     def _ogcapi_prefix(self, host: str) -> str | None:
@@ -205,6 +207,7 @@ def open_federation(
         client=client,
         signer=signer,
         secrets=SecretBox(settings.data_dir / "keys"),
+        policy=policy,
         host=host,
     )
     outbox = Outbox(
@@ -213,6 +216,7 @@ def open_federation(
         discovery=discovery,
         signer=signer,
         sharing=sharing,
+        policy=policy,
         retry_seconds=settings.delivery_retry_seconds,
     )
     return Federation(

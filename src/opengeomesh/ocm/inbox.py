@@ -26,6 +26,7 @@ from opengeomesh.ocm.payloads import (
 from opengeomesh.ocm.secretbox import SecretBox
 from opengeomesh.ocm.signatures import RequestSigner
 from opengeomesh.ocm.store import ShareStore
+from opengeomesh.ocm.trust import TrustPolicy
 
 REFRESH_MARGIN = 60.0  # seconds before expiry an access token is renewed
 
@@ -46,8 +47,10 @@ class Inbox:
         client: OutboundClient,
         signer: RequestSigner,
         secrets: SecretBox,
+        policy: TrustPolicy,
         host: str,
     ) -> None:
+        self._policy = policy
         self._store = store
         self._accounts = accounts
         self._discovery = discovery
@@ -162,15 +165,29 @@ class Inbox:
         return decided
 
     def mounted(self, caller: Caller) -> list[ReceivedShare]:
-        """Accepted shares the caller reads through this server (not operators' by office)."""
+        """Accepted shares the caller reads through this server (not operators' by office),
+        except those of servers the operator has blocked since."""
         if caller.user is None:
             return []
         found = self._store.received_for(caller.user.id, caller.group_ids)
-        return [s for s in found if s.state is ReceivedState.ACCEPTED]
+        accepted = [s for s in found if s.state is ReceivedState.ACCEPTED]
+        if not accepted:
+            return []
+        blocked = {peer.host for peer in self._policy.peers() if peer.blocked}
+        return [s for s in accepted if s.sender_host not in blocked]
 
     def mount(self, caller: Caller, mount_id: str) -> ReceivedShare | None:
         """The accepted share mounted as ``mount_id`` for the caller, if any."""
         return next((s for s in self.mounted(caller) if s.mount_id == mount_id), None)
+
+    def direct_access(self, caller: Caller, share_id: int) -> tuple[ReceivedShare, str, float]:
+        """For clients that prefer the sender's server: an accepted share, a fresh token of
+        the sender for it, and the token's lifetime in seconds."""
+        share = self.get(caller, share_id)
+        if share.state is not ReceivedState.ACCEPTED:
+            raise InvalidInput("state", f"the share is {share.state}: accept it first")
+        token, deadline = self.access_token(share, fresh=True)
+        return share, token, max(0.0, deadline - time.monotonic())
 
     # --- access tokens -----------------------------------------------------------------------
 

@@ -90,16 +90,18 @@ class SentShare:
 @dataclass(frozen=True, slots=True)
 class SharingRule:
     """The operator's rule: ``collection`` may go to peers matching ``domain`` (an exact host,
-    ``*.example.org`` or ``*``), up to ``permission``."""
+    ``*.example.org`` or ``*``), up to ``permission`` (``none`` keeps it from them)."""
 
     collection_id: str
     domain: str
     permission: str
 
     def matches(self, host: str) -> bool:
+        """Whether the rule covers ``host`` (``name[:port]``); wildcards ignore the port."""
         if self.domain == "*" or self.domain == host:
             return True
-        return self.domain.startswith("*.") and host.endswith(self.domain[1:])
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return self.domain.startswith("*.") and name.endswith(self.domain[1:])
 
 
 class ReceivedState(enum.StrEnum):

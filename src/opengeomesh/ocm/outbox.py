@@ -15,12 +15,13 @@ from dataclasses import dataclass
 import orjson
 
 from opengeomesh.errors import Busy, InvalidInput
-from opengeomesh.ocm.client import OutboundClient, PeerResponse, PeerUnavailable
+from opengeomesh.ocm.client import AddressRefused, OutboundClient, PeerResponse, PeerUnavailable
 from opengeomesh.ocm.discovery import DiscoveryClient
 from opengeomesh.ocm.models import OutboxItem
 from opengeomesh.ocm.sharing import Sharing
 from opengeomesh.ocm.signatures import RequestSigner
 from opengeomesh.ocm.store import ShareStore
+from opengeomesh.ocm.trust import TrustPolicy, Untrusted
 
 log = logging.getLogger("opengeomesh")
 LEASE = 120.0  # seconds a claimed message is left to its sender
@@ -52,8 +53,10 @@ class Outbox:
         discovery: DiscoveryClient,
         signer: RequestSigner,
         sharing: Sharing,
+        policy: TrustPolicy,
         retry_seconds: float,
     ) -> None:
+        self._policy = policy
         self._store = store
         self._client = client
         self._discovery = discovery
@@ -82,11 +85,17 @@ class Outbox:
 
     def _attempt(self, item: OutboxItem) -> Attempt:
         try:
+            self._policy.refuse_blocked(item.host)
             if item.share_id is not None:
                 attempt = self._send_share(item, item.share_id)
             else:
                 attempt = self._send_notification(item)
+        except (Untrusted, AddressRefused) as exc:  # for good: blocked, or a forbidden address
+            attempt = self._give_up(item, exc.detail)
         except (PeerUnavailable, Busy) as exc:
+            attempt = Attempt(None, exc.detail)
+        except InvalidInput as exc:  # we cannot sign (public_url changed): the operator must act
+            log.warning("cannot send outbox message %s: %s", item.id, exc.detail)
             attempt = Attempt(None, exc.detail)
         except Exception as exc:  # a defect must not stop the outbox; the message waits
             log.exception("sending outbox message %s failed", item.id)
@@ -94,6 +103,13 @@ class Outbox:
         if attempt.status is None or attempt.status in TRANSIENT or attempt.status >= 500:
             self._later(item, attempt)
         return attempt
+
+    def _give_up(self, item: OutboxItem, reason: str) -> Attempt:
+        log.warning("dropping outbox message %s to %s: %s", item.id, item.host, reason)
+        if item.share_id is not None:
+            self._sharing.refused(item.share_id, reason)
+        self._store.sent(item.id)
+        return Attempt(403, reason)
 
     def _send_share(self, item: OutboxItem, share_id: int) -> Attempt:
         try:

@@ -134,10 +134,15 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 
 def parse_share(
-    payload: dict[str, Any], our_host: str, prefix_of: Callable[[str], str | None]
+    payload: dict[str, Any],
+    our_host: str,
+    prefix_of: Callable[[str], str | None],
+    *,
+    allow_http: bool = False,
 ) -> IncomingShare:
     """Check a ``NewShare`` addressed to this server; ``prefix_of(host)`` gives the sender's
-    discovered ``protocols.ogcapi`` URL, asked only for a relative ``uri``."""
+    discovered ``protocols.ogcapi`` URL, asked only for a relative ``uri``; plain http URLs
+    only with ``allow_http`` (the development switch)."""
     text = {name: _text(payload, name) for name in ("shareWith", "providerId", "owner", "sender")}
     resource_type = _text(payload, "resourceType")
     if resource_type != RESOURCE_TYPE:
@@ -154,6 +159,8 @@ def parse_share(
         raise InvalidInput("owner", "INVALID: the owner must be at the sender's server")
     protocol = _ogcapi(payload.get("protocol"))
     uri = _uri(protocol, sender.host, prefix_of)
+    if not allow_http and not uri.startswith("https://"):
+        raise InvalidInput(f"protocol.{PROTOCOL}.uri", "INVALID: must be an https URL")
     secret = protocol.get("sharedSecret")
     if not isinstance(secret, str) or not 16 <= len(secret) <= 512:
         raise InvalidInput("protocol.ogcapi.sharedSecret", "INVALID: 16-512 characters")

@@ -121,8 +121,9 @@ class Sharing:
         return collection
 
     def _check_rules(self, collection: Collection, host: str, permission: str) -> None:
-        """The operator's sharing policy: the first rule matching the host decides (the most
-        specific: exact host, then the longest wildcard); without one, only known peers."""
+        """The operator's sharing policy: the most specific rule matching the host decides
+        (exact host, then the longest wildcard); without one, only known peers (trusted or
+        met by invite) may get the collection."""
         rule = self._rule_for(collection, host)
         if rule is None:
             peer = self._policy.peer(host)
@@ -132,6 +133,10 @@ class Sharing:
                     " collection allows it and the server is neither trusted nor met by invite"
                 )
             return
+        if rule.permission == "none":
+            raise Forbidden(
+                f"sharing policy: {collection.id!r} may not go to {host} (rule {rule.domain!r})"
+            )
         if permission == "write" and rule.permission != "write":
             raise Forbidden(
                 f"sharing policy: {collection.id!r} may go to {host} read-only"
@@ -208,8 +213,8 @@ class Sharing:
         """Allow ``collection_id`` to go to peers matching ``domain``, up to ``permission``."""
         require_admin(caller)
         collection, _ = self._catalog.get(caller, collection_id)
-        if permission not in PERMISSIONS:
-            raise InvalidInput("permission", "must be 'read' or 'write'")
+        if permission not in ("none", *PERMISSIONS):
+            raise InvalidInput("permission", "must be 'none', 'read' or 'write'")
         self._store.set_rule(collection.key, _domain(domain), permission)
         return self._store.rules(collection.key)
 
@@ -276,9 +281,10 @@ class Sharing:
                     name = answer["recipientDisplayName"][:200]
             except orjson.JSONDecodeError:
                 pass
-            self._store.update_share(
-                share_id, state=ShareState.PENDING, recipient_name=name, problem=""
-            )
+            share = self._store.share(share_id)
+            first = share is not None and share.state is ShareState.SENDING
+            state = ShareState.PENDING if first else None  # SHARE_ACCEPTED may come first
+            self._store.update_share(share_id, state=state, recipient_name=name, problem="")
             return
         self._store.update_share(share_id, state=ShareState.REFUSED, problem=_said(status, body))
 

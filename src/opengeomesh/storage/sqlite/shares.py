@@ -211,12 +211,15 @@ class SqliteShareStore:
             )
 
     def access_for_token(self, token_hash: str) -> tuple[ShareScope, float] | None:
-        """What a live share's token opens, and when the token expires."""
+        """What a live share's token opens, and when the token expires; nothing once the
+        recipient's server is blocked."""
         row = (
             self._db.connection()
             .execute(
                 "SELECT s.id, s.collection_key, s.permission, t.expires FROM share_tokens t"
-                " JOIN shares_sent s ON s.id = t.share_id WHERE t.token_hash = ?",
+                " JOIN shares_sent s ON s.id = t.share_id WHERE t.token_hash = ?"
+                " AND NOT EXISTS (SELECT 1 FROM peers p"
+                " WHERE p.host = s.recipient_host AND p.blocked = 1)",
                 (token_hash,),
             )
             .fetchone()

@@ -29,7 +29,7 @@ CREATE INDEX share_tokens_share ON share_tokens(share_id);
 CREATE TABLE sharing_rules (
     collection_key INTEGER NOT NULL REFERENCES collections(key) ON DELETE CASCADE,
     domain         TEXT NOT NULL,
-    permission     TEXT NOT NULL CHECK (permission IN ('read', 'write')),
+    permission     TEXT NOT NULL CHECK (permission IN ('none', 'read', 'write')),
     PRIMARY KEY (collection_key, domain)
 );
 
