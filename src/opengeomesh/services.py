@@ -50,6 +50,7 @@ def open_services(settings: Settings, *, serving: bool = False) -> Services:
         settings, stores.federation, stores.shares, accounts, catalog, serving=serving
     )
     catalog.before_delete(federation.sharing.collection_deleted)
+    catalog.after_access_change(federation.sharing.access_changed)
     return Services(
         settings=settings,
         accounts=accounts,

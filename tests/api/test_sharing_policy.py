@@ -72,6 +72,43 @@ def test_rules_decide_for_peers_that_are_not_trusted(
     assert kept["status"] == 403 and "may not go to" in str(kept["detail"])
 
 
+def test_shares_follow_what_their_sender_still_holds(
+    open_world: tuple[World, InProcessClient],
+) -> None:
+    world, client = open_world
+    root, alice = world.auth("root"), world.auth("alice")
+    client.put(
+        "/manage/collections/hydrants/sharing-rules/*", headers=root, json={"permission": "write"}
+    )
+    client.put(
+        "/manage/collections/hydrants/grants",
+        headers=alice,
+        json={"subject": "user:carol", "permission": "write"},
+    )
+    made = share(client, world, "carol", collection="hydrants", share_with=f"x@{PEER}")
+    made_write = share(
+        client, world, "carol", collection="hydrants", share_with=f"y@{PEER}", permission="write"
+    )
+    assert made["status"] == made_write["status"] == 201
+
+    def carols() -> dict[str, str]:
+        found = client.get("/manage/shares", headers=world.auth("carol")).json()
+        return {s["share_with"]: s["permission"] for s in found}
+
+    assert carols() == {f"x@{PEER}": "read", f"y@{PEER}": "write"}
+    client.put(
+        "/manage/collections/hydrants/grants",
+        headers=alice,
+        json={"subject": "user:carol", "permission": "read"},
+    )
+    assert carols() == {f"x@{PEER}": "read", f"y@{PEER}": "read"}  # she may only read now
+    assert (
+        client.delete("/manage/collections/hydrants/grants/user:carol", headers=alice).status_code
+        == 204
+    )
+    assert carols() == {}  # she cannot read it any more: her shares are gone
+
+
 def test_what_a_user_may_grant(open_world: tuple[World, InProcessClient]) -> None:
     world, client = open_world
     client.put(

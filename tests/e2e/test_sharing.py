@@ -78,6 +78,11 @@ def test_share_accept_read_downgrade_revoke(sharing_orgs: tuple[Org, Org]) -> No
     original = all_features(f"{a.url}/collections/hydrants", alice, limit=1000)
     through_b = all_features(mount_url, bob, limit=25)
     assert through_b == original and len(original) == 137
+    second = httpx.get(f"{mount_url}/items?limit=25", headers=bob).json()
+    second = httpx.get(next(x["href"] for x in second["links"] if x["rel"] == "next"), headers=bob)
+    back = next(x["href"] for x in second.json()["links"] if x["rel"] == "prev")
+    assert back.startswith(mount_url)
+    assert httpx.get(back, headers=bob).json()["features"] == original[:25]
     box = "9.90,51.50,9.94,51.54"
     inside = httpx.get(f"{mount_url}/items?bbox={box}&limit=1000", headers=bob).json()
     expected = httpx.get(f"{a.url}/collections/hydrants/items?bbox={box}&limit=1000", headers=alice)

@@ -98,6 +98,8 @@ def test_older_forms_are_accepted() -> None:
         ({"protocol": ogcapi(requirements=[{}])}, "protocol.ogcapi.requirements"),
         ({"protocol": "ogcapi"}, "protocol"),
         ({"name": "x\u0000y"}, "name"),
+        ({"protocol": ogcapi(uri="http://[::1")}, "protocol.ogcapi.uri"),
+        ({"protocol": ogcapi(uri=f"https://eve@{THERE}/c")}, "protocol.ogcapi.uri"),
     ],
 )
 def test_bad_shares_name_the_field(changes: dict[str, Any], field: str) -> None:

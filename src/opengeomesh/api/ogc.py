@@ -233,12 +233,13 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
     params = check_parameters(request, ITEMS_PARAMETERS)
     fmt = chosen_format(request)
     services = services_of(request)
-    query = parse_items_query(
-        params,
+    layer = services.mounts.find(caller, collection_id)
+    checked = params if layer is None else {k: v for k, v in params.items() if k != "cursor"}
+    query = parse_items_query(  # a mounted layer's cursor is the sender's, checked there
+        checked,
         default_limit=services.settings.default_limit,
         max_limit=services.settings.max_limit,
     )
-    layer = services.mounts.find(caller, collection_id)
     found: Named
     if layer is not None:
         found, page = layer, services.mounts.items(layer, params)

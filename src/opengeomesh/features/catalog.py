@@ -48,6 +48,16 @@ class Catalog:
         self._accounts = accounts
         self._count_limit = count_limit
         self._before_delete: list[Callable[[int], None]] = []
+        self._after_access_change: list[Callable[[int], None]] = []
+
+    def after_access_change(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener`` with a collection's key after who may read or change it changed
+        (grants, public reading), so shares stay within what their senders still hold."""
+        self._after_access_change.append(listener)
+
+    def _access_changed(self, key: int) -> None:
+        for listener in self._after_access_change:
+            listener(key)
 
     def before_delete(self, listener: Callable[[int], None]) -> None:
         """Call ``listener`` with a collection's key before the collection is deleted (so
@@ -132,6 +142,8 @@ class Catalog:
         self._collections.update(
             collection.key, title=title or None, description=description, public=public
         )
+        if public is not None and public != collection.public:
+            self._access_changed(collection.key)
         return self._reload(collection_id)
 
     def delete(self, caller: Caller, collection_id: str) -> None:
@@ -161,6 +173,7 @@ class Catalog:
             raise InvalidInput("permission", "must be 'read' or 'write'") from None
         kind, subject_id = self._subject(subject)
         self._collections.set_grant(collection.key, kind, subject_id, chosen)
+        self._access_changed(collection.key)
         return self._collections.grants(collection.key)
 
     def ungrant(self, caller: Caller, collection_id: str, subject: str) -> list[Grant]:
@@ -168,6 +181,7 @@ class Catalog:
         kind, subject_id = self._subject(subject)
         if not self._collections.remove_grant(collection.key, kind, subject_id):
             raise NotFound(f"{subject} holds no grant on {collection_id!r}")
+        self._access_changed(collection.key)
         return self._collections.grants(collection.key)
 
     def _subject(self, subject: str) -> tuple[SubjectKind, int]:

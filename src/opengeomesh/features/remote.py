@@ -4,6 +4,8 @@ features are asked of the sender; its answers are checked and its links replaced
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -18,6 +20,7 @@ from opengeomesh.ocm.inbox import Inbox
 from opengeomesh.ocm.models import ReceivedShare
 
 GEOJSON = "application/geo+json"
+MAX_CURSOR = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +74,12 @@ class RemoteLayers:
         return answer
 
     def items(self, layer: MountedLayer, params: dict[str, str]) -> ItemsPage:
-        """One page from the sender; ``params`` are the client's checked items parameters."""
+        """One page from the sender; ``params`` are the client's checked items parameters. A
+        ``cursor`` here wraps the query of the sender's own next or previous link, whatever
+        its paging (cursor, offset, startindex), so following our links follows the sender's."""
         query = {k: v for k, v in params.items() if k != "f"}
+        if "cursor" in query:
+            query = unwrap_cursor(query["cursor"])
         answer = _object(self._get(layer, "/items", query), layer)
         raw = answer.get("features")
         if answer.get("type") != "FeatureCollection" or not isinstance(raw, list):
@@ -82,13 +89,12 @@ class RemoteLayers:
         links = links if isinstance(links, list) else []
         following = _link_query(links, "next")
         preceding = _link_query(links, "prev")
-        offset = preceding.get("offset")
         return ItemsPage(
             features=[_feature(f, layer) for f in raw],
             number_matched=matched if isinstance(matched, int) else None,
-            next_cursor=following.get("cursor"),
-            prev_cursor=preceding.get("cursor"),
-            prev_offset=int(offset) if offset and offset.isdigit() else (0 if preceding else None),
+            next_cursor=wrap_cursor(following) if following else None,
+            prev_cursor=wrap_cursor(preceding) if preceding else None,
+            prev_offset=None,
         )
 
     def item(self, layer: MountedLayer, feature_id: str, if_none_match: str) -> RemoteFeature:
@@ -175,15 +181,39 @@ def _feature(raw: Any, layer: MountedLayer) -> StoredFeature:
 
 
 def _link_query(links: list[Any], rel: str) -> dict[str, str]:
-    """The query parameters of the sender's link of ``rel`` (its paging state)."""
+    """The query parameters of the sender's link of ``rel`` (its paging state), without the
+    format, which is ours to choose."""
     for entry in links:
         if (
             isinstance(entry, dict)
             and entry.get("rel") == rel
             and isinstance(entry.get("href"), str)
         ):
-            return dict(parse_qsl(urlsplit(entry["href"]).query))
+            query = dict(parse_qsl(urlsplit(entry["href"]).query))
+            query.pop("f", None)
+            return query
     return {}
+
+
+def wrap_cursor(query: dict[str, str]) -> str:
+    """Our cursor for a page of a mounted layer: the sender's query for that page."""
+    return "r" + base64.urlsafe_b64encode(orjson.dumps(query)).decode().rstrip("=")
+
+
+def unwrap_cursor(text: str) -> dict[str, str]:
+    """The sender's query carried in one of our cursors."""
+    try:
+        if not text.startswith("r") or len(text) > MAX_CURSOR:
+            raise ValueError(text)
+        raw = base64.urlsafe_b64decode(text[1:] + "=" * (-len(text[1:]) % 4))
+        query = orjson.loads(raw)
+        if not isinstance(query, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in query.items()
+        ):
+            raise ValueError(text)
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
+        raise InvalidInput("cursor", "not a cursor of this server; follow the links") from None
+    return query
 
 
 def _detail(response: PeerResponse) -> str:

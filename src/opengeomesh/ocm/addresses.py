@@ -74,7 +74,10 @@ def _ip_literal(text: str, original: str, field: str) -> str:
 
 def host_of_url(url: str) -> str:
     """The ``host[:port]`` of an absolute URL."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise InvalidInput("url", f"{url!r} is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInput("url", f"{url!r} is not an absolute http(s) URL")
     netloc = parts.netloc.rsplit("@", 1)[-1]

@@ -190,8 +190,10 @@ def open_federation(
         base_url=base_url,
         ttl=timedelta(days=settings.invite_days),
     )
+    secret_box = SecretBox(settings.data_dir / "keys")
     sharing = Sharing(
         store=shares,
+        secrets=secret_box,
         catalog=catalog,
         accounts=accounts,
         policy=policy,
@@ -206,7 +208,7 @@ def open_federation(
         discovery=discovery,
         client=client,
         signer=signer,
-        secrets=SecretBox(settings.data_dir / "keys"),
+        secrets=secret_box,
         policy=policy,
         host=host,
     )

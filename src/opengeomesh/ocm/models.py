@@ -149,3 +149,4 @@ class OutboxItem:
     notification: str | None  # the JSON body
     attempts: int
     last_error: str
+    claimed_until: float  # another sender holds it until then (it may be in flight)

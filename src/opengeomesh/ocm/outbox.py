@@ -18,6 +18,7 @@ from opengeomesh.errors import Busy, InvalidInput
 from opengeomesh.ocm.client import AddressRefused, OutboundClient, PeerResponse, PeerUnavailable
 from opengeomesh.ocm.discovery import DiscoveryClient
 from opengeomesh.ocm.models import OutboxItem
+from opengeomesh.ocm.payloads import SHARE_UNSHARED, notification_body
 from opengeomesh.ocm.sharing import Sharing
 from opengeomesh.ocm.signatures import RequestSigner
 from opengeomesh.ocm.store import ShareStore
@@ -71,11 +72,13 @@ class Outbox:
             self.on_waiting()
 
     def deliver_due(self) -> int:
-        """Send every message that is due; the number tried."""
-        items = self._store.claim_due(time.time(), LEASE)
-        for item in items:
-            self._attempt(item)
-        return len(items)
+        """Send every message that is due, claiming one at a time (so that a claim never
+        outlives its lease); the number tried."""
+        tried = 0
+        while items := self._store.claim_due(time.time(), LEASE, limit=1):
+            self._attempt(items[0])
+            tried += 1
+        return tried
 
     def deliver_share(self, share_id: int) -> Attempt | None:
         """Try to deliver one share now (the sharing gesture waits for it); None if another
@@ -114,17 +117,20 @@ class Outbox:
     def _send_share(self, item: OutboxItem, share_id: int) -> Attempt:
         try:
             self._sharing.check_recipient(share_id)
+            message = self._sharing.share_message(share_id)
         except InvalidInput as exc:
             self._sharing.refused(share_id, exc.detail)
             self._store.sent(item.id)
             return Attempt(400, exc.detail)
-        message = self._sharing.share_message(share_id)
         if message is None:  # the share is gone
             self._store.sent(item.id)
             return Attempt(410, "the share no longer exists")
         response = self._post(item.host, "shares", orjson.dumps(message))
         if response.status not in TRANSIENT and response.status < 500:
-            self._sharing.delivered(share_id, response.status, response.body)
+            kept = self._sharing.delivered(share_id, response.status, response.body)
+            if not kept and 200 <= response.status < 300:  # revoked while on its way
+                body = notification_body(SHARE_UNSHARED, message["providerId"], {})
+                self._store.enqueue(item.host, body)
             self._store.sent(item.id)
         return Attempt(response.status, _said(response))
 

@@ -219,13 +219,15 @@ def _uri(protocol: dict[str, Any], sender_host: str, prefix_of: Callable[[str], 
         if prefix is None:
             raise InvalidInput(field, "INVALID: relative, and the sender has no ogcapi prefix")
         value = urljoin(prefix.rstrip("/") + "/", value.lstrip("/"))
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        host = host_of_url(value)
+    except (ValueError, InvalidInput):
+        raise InvalidInput(field, "INVALID: not a URL") from None
     if parts.scheme not in ("http", "https") or parts.query or parts.fragment:
         raise InvalidInput(field, "INVALID: an http(s) URL without query or fragment")
-    try:
-        host = host_of_url(value)
-    except InvalidInput:
-        raise InvalidInput(field, "INVALID: not a URL") from None
+    if "@" in parts.netloc:
+        raise InvalidInput(field, "INVALID: a URL without user information")
     if host != sender_host:
         raise InvalidInput(field, "INVALID: the collection must be on the sender's server")
     return value.rstrip("/")

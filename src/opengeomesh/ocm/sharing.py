@@ -37,6 +37,7 @@ from opengeomesh.ocm.payloads import (
     permissions_of,
     share_body,
 )
+from opengeomesh.ocm.secretbox import SecretBox
 from opengeomesh.ocm.store import ShareStore
 from opengeomesh.ocm.trust import TrustPolicy, Untrusted
 
@@ -61,10 +62,12 @@ class Sharing:
         accounts: AccountDirectory,
         policy: TrustPolicy,
         discovery: DiscoveryClient,
+        secrets: SecretBox,
         host: str,
         base_url: str,
         token_seconds: int,
     ) -> None:
+        self._secrets = secrets
         self._store = store
         self._catalog = catalog
         self._accounts = accounts
@@ -99,14 +102,17 @@ class Sharing:
             raise Untrusted(f"trust policy: {exc.detail}") from None
         collection = self._grantable(caller, collection_id, permission)
         self._check_rules(collection, address.host, permission)
+        provider_id, secret = secrets.token_urlsafe(18), secrets.token_urlsafe(32)
         return self._store.add_share(
-            provider_id=secrets.token_urlsafe(18),
+            provider_id=provider_id,
             collection_key=collection.key,
             sender_id=user.id,
             share_with=str(address),
             share_type=ShareType(share_type),
             recipient_host=address.host,
             permission=permission,
+            secret_hash=token_hash(secret),
+            secret_sealed=self._secrets.seal(secret, provider_id.encode()),
         )
 
     def _grantable(self, caller: Caller, collection_id: str, permission: str) -> Collection:
@@ -169,21 +175,39 @@ class Sharing:
         if permission == "write":
             collection = self._grantable(caller, share.collection_id, permission)
             self._check_rules(collection, share.recipient_host, permission)
+        updated = self._set_permission(share, permission)
+        if updated is None:
+            raise NotFound(f"no share {share_id}")
+        return updated
+
+    def _set_permission(self, share: SentShare, permission: str) -> SentShare | None:
         notify = None
         if share.state not in (ShareState.SENDING, ShareState.REFUSED):
             details = {"permissions": permissions_of(permission)}
             body = notification_body(SHARE_CHANGE_PERMISSION, share.provider_id, details)
             notify = (share.recipient_host, body)
-        updated = self._store.update_share(share.id, permission=permission, notify=notify)
-        if updated is None:
-            raise NotFound(f"no share {share_id}")
-        return updated
+        return self._store.update_share(share.id, permission=permission, notify=notify)
 
     def revoke(self, caller: Caller, share_id: int) -> SentShare:
         """Delete a share: its secret and tokens stop working now; the peer is told."""
         share = self.get(caller, share_id)
         self._forget(share)
         return share
+
+    def access_changed(self, collection_key: int) -> None:
+        """Keep every share of a collection within what its sender still holds: a sender who
+        may no longer read it loses the share, one who may no longer change it shares
+        read-only (the recipient is told either way)."""
+        collection = self._catalog.collection_by_key(collection_key)
+        if collection is None:
+            return
+        for share in self._store.shares_of_collection(collection_key):
+            sender = self._accounts.caller_for_user(share.sender)
+            held = self._catalog.access(sender, collection)
+            if held < Access.READ:
+                self._forget(share)
+            elif share.permission == "write" and held < Access.WRITE:
+                self._set_permission(share, "read")
 
     def collection_deleted(self, collection_key: int) -> None:
         """Revoke every share of a collection about to be deleted."""
@@ -193,7 +217,12 @@ class Sharing:
     def _forget(self, share: SentShare) -> None:
         """Delete the share; tell the peer unless it never got (or refused) the share."""
         delivery = self._store.delivery_of(share.id)
-        unsent = share.state is ShareState.SENDING and (delivery is None or not delivery.attempts)
+        unsent = (
+            share.state is ShareState.SENDING
+            and delivery is not None
+            and not delivery.attempts
+            and delivery.claimed_until <= time.time()  # else it may be on its way now
+        )
         notify = None
         if not unsent and share.state is not ShareState.REFUSED:
             body = notification_body(SHARE_UNSHARED, share.provider_id, {})
@@ -228,18 +257,21 @@ class Sharing:
     # --- delivery (called by the outbox) ------------------------------------------------------
 
     def share_message(self, share_id: int) -> dict[str, Any] | None:
-        """The ``NewShare`` body of a share being delivered, with a fresh secret whose hash
-        replaces the last one (the plain secret is never stored); None if the share is gone."""
+        """The ``NewShare`` body of a share being delivered; None if the share is gone. Every
+        attempt sends the same secret: it stays sealed until the share is delivered, then
+        only its hash is kept."""
         share = self._store.share(share_id)
         if share is None:
             return None
         collection = self._catalog.collection_by_key(share.collection_key)
-        if collection is None:
+        sealed = self._store.sealed_secret(share_id)
+        if collection is None or sealed is None:
             return None
+        secret = self._secrets.open(sealed, share.provider_id.encode())
+        if secret is None:
+            raise InvalidInput("secret", "the share's secret cannot be read (key file changed?)")
         sender = self._accounts.user(share.sender)
         owner = self._accounts.user(collection.owner_name)
-        secret = secrets.token_urlsafe(32)
-        self._store.set_secret(share.id, token_hash(secret))
         return share_body(
             share_with=share.share_with,
             share_type=share.share_type,
@@ -271,9 +303,13 @@ class Sharing:
                 "shareType", f"{share.recipient_host} does not take {share.share_type} shares"
             )
 
-    def delivered(self, share_id: int, status: int, body: bytes) -> None:
-        """Record the recipient server's answer to a share: 201, or a refusal for good."""
+    def delivered(self, share_id: int, status: int, body: bytes) -> bool:
+        """Record the recipient server's answer to a share: 201, or a refusal for good; False
+        if the share was revoked meanwhile."""
+        if self._store.share(share_id) is None:
+            return False
         if 200 <= status < 300:
+            self._store.forget_sealed_secret(share_id)
             name = ""
             try:
                 answer = orjson.loads(body)
@@ -285,8 +321,9 @@ class Sharing:
             first = share is not None and share.state is ShareState.SENDING
             state = ShareState.PENDING if first else None  # SHARE_ACCEPTED may come first
             self._store.update_share(share_id, state=state, recipient_name=name, problem="")
-            return
+            return True
         self._store.update_share(share_id, state=ShareState.REFUSED, problem=_said(status, body))
+        return True
 
     def refused(self, share_id: int, reason: str) -> None:
         self._store.update_share(share_id, state=ShareState.REFUSED, problem=reason)
@@ -299,10 +336,16 @@ class Sharing:
         share = self._store.share_by_provider_id(notification.provider_id)
         if share is None or share.recipient_host != signer_host:
             raise InvalidInput("providerId", "NOT_FOUND: no share of yours with this providerId")
-        if notification.kind == SHARE_ACCEPTED:
+        undecided = (ShareState.SENDING, ShareState.PENDING)
+        if notification.kind == SHARE_ACCEPTED and share.state in undecided:
             self._store.update_share(share.id, state=ShareState.ACCEPTED)
-        elif notification.kind == SHARE_DECLINED:
+        elif notification.kind == SHARE_DECLINED and share.state in (
+            *undecided,
+            ShareState.ACCEPTED,
+        ):
             self._store.update_share(share.id, state=ShareState.DECLINED)
+        elif notification.kind in (SHARE_ACCEPTED, SHARE_DECLINED):
+            raise InvalidInput("notificationType", f"INVALID: the share is {share.state}")
         else:
             raise InvalidInput(
                 "notificationType", f"INVALID: {notification.kind} is not for a share you got"
@@ -323,7 +366,10 @@ class Sharing:
         if share.state in (ShareState.DECLINED, ShareState.REFUSED):
             raise OAuthError("invalid_grant", "the share was declined")
         token = SHARE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-        self._store.add_token(share.id, token_hash(token), time.time() + self._token_seconds)
+        if not self._store.add_token(
+            share.id, token_hash(token), time.time() + self._token_seconds
+        ):
+            raise OAuthError("invalid_grant", "the share was revoked")
         return IssuedAccessToken(token=token, expires_in=self._token_seconds)
 
     def caller_for_token(self, token: str) -> Caller:

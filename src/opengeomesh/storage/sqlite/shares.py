@@ -31,7 +31,7 @@ _RECEIVED = (
     " FROM shares_received r LEFT JOIN users u ON u.id = r.user_id"
     " LEFT JOIN user_groups g ON g.id = r.group_id"
 )
-_OUTBOX = "SELECT id, host, share_id, notification, attempts, last_error FROM outbox"
+_OUTBOX = "SELECT id, host, share_id, notification, attempts, last_error, claimed_until FROM outbox"
 
 
 def _sent(row: Any) -> SentShare:
@@ -96,14 +96,16 @@ class SqliteShareStore:
         share_type: ShareType,
         recipient_host: str,
         permission: str,
+        secret_hash: str,
+        secret_sealed: bytes,
     ) -> SentShare:
         """Record a share and queue its delivery, in one transaction."""
         now = now_text()
         with self._db.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO shares_sent(provider_id, collection_key, sender_id, share_with,"
-                " share_type, recipient_host, permission, state, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'sending', ?, ?)",
+                " share_type, recipient_host, permission, secret_hash, secret_sealed, state,"
+                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'sending', ?, ?)",
                 (
                     provider_id,
                     collection_key,
@@ -112,6 +114,8 @@ class SqliteShareStore:
                     share_type.value,
                     recipient_host,
                     permission,
+                    secret_hash,
+                    secret_sealed,
                     now,
                     now,
                 ),
@@ -149,11 +153,19 @@ class SqliteShareStore:
         )
         return [_sent(row) for row in rows]
 
-    def set_secret(self, share_id: int, secret_hash: str) -> None:
+    def sealed_secret(self, share_id: int) -> bytes | None:
+        """The share's secret, sealed, as long as the share waits to be delivered."""
+        row = (
+            self._db.connection()
+            .execute("SELECT secret_sealed FROM shares_sent WHERE id = ?", (share_id,))
+            .fetchone()
+        )
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def forget_sealed_secret(self, share_id: int) -> None:
+        """Once delivered, only the secret's hash is kept."""
         with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE shares_sent SET secret_hash = ? WHERE id = ?", (secret_hash, share_id)
-            )
+            conn.execute("UPDATE shares_sent SET secret_sealed = NULL WHERE id = ?", (share_id,))
 
     def update_share(
         self,
@@ -201,13 +213,17 @@ class SqliteShareStore:
         )
         return None if row is None else _sent(row)
 
-    def add_token(self, share_id: int, token_hash: str, expires: float) -> None:
-        """Record an access token; forget expired ones of every share on the way."""
+    def add_token(self, share_id: int, token_hash: str, expires: float) -> bool:
+        """Record an access token, unless the share is gone meanwhile (False); forget expired
+        tokens of every share on the way."""
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM share_tokens WHERE expires < ?", (time.time(),))
-            conn.execute(
-                "INSERT INTO share_tokens(token_hash, share_id, expires) VALUES (?, ?, ?)",
-                (token_hash, share_id, expires),
+            return bool(
+                conn.execute(
+                    "INSERT INTO share_tokens(token_hash, share_id, expires)"
+                    " SELECT ?, id, ? FROM shares_sent WHERE id = ?",
+                    (token_hash, expires, share_id),
+                ).rowcount
             )
 
     def access_for_token(self, token_hash: str) -> tuple[ShareScope, float] | None:
@@ -392,6 +408,11 @@ class SqliteShareStore:
             )
 
     # --- outbox ------------------------------------------------------------------------------
+
+    def enqueue(self, host: str, body: str) -> None:
+        """Queue a notification for another server."""
+        with self._db.transaction() as conn:
+            _enqueue(conn, host, body)
 
     def claim_due(self, now: float, lease: float, limit: int = 20) -> list[OutboxItem]:
         """Messages due now, each claimed for ``lease`` seconds so that no other process or
