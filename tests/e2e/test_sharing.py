@@ -2,6 +2,8 @@
 layers with a control room (B), a user and a group; B mounts them; GDAL reads them through B;
 A downgrades, revokes, deletes a shared layer; B declines. Refusals: test_sharing_refusals.py."""
 
+import socket
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,7 +14,7 @@ import shapely
 import shapely.geometry
 
 from opengeomesh import samples
-from tests.conftest import gdal_env
+from tests.conftest import gdal_env, start_server, stop_server
 from tests.e2e.orgs import Org, eventually, token
 
 
@@ -203,3 +205,38 @@ def test_decline_and_deleting_a_shared_collection(sharing_orgs: tuple[Org, Org])
     assert httpx.delete(f"{a.url}/manage/collections/closures", headers=alice).status_code == 204
     assert eventually(lambda: all(s["name"] != "Road closures" for s in received(b, bob)))
     assert httpx.get(mount_url, headers=bob).status_code == 404
+
+
+def test_the_mount_says_when_the_sender_fails(sharing_orgs: tuple[Org, Org]) -> None:
+    """Last in this module: it takes server A down and brings it back."""
+    a, b = sharing_orgs
+    assert a.server is not None
+    alice, bob = token(a, "alice"), token(b, "bob")
+    made = httpx.post(
+        f"{a.url}/manage/shares",
+        headers=alice,
+        json={"collection": "vehicles", "share_with": f"bob@{b.host}"},
+    )
+    assert made.status_code == 201, made.text
+    pending = next(s for s in received(b, bob) if s["name"] == "vehicles")
+    url = httpx.post(f"{b.url}/manage/received-shares/{pending['id']}/accept", headers=bob).json()[
+        "mount_url"
+    ]
+    assert httpx.get(f"{url}/items", headers=bob).status_code == 200
+
+    port = int(a.host.rsplit(":", 1)[1])
+    stop_server(a.server)
+    down = httpx.get(f"{url}/items", headers=bob)
+    assert down.status_code == 502, down.text
+    assert a.host in down.json()["detail"]
+
+    with socket.socket() as silent:  # accepts connections and never answers
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind(("127.0.0.1", port))
+        silent.listen(16)
+        started = time.monotonic()
+        slow = httpx.get(f"{url}/items", headers=bob, timeout=30)
+        assert slow.status_code == 504, slow.text
+        assert time.monotonic() - started < 10
+    a.server = start_server(a.data, port=port)
+    assert httpx.get(f"{url}/items", headers=bob).status_code == 200

@@ -160,6 +160,11 @@ class PeerResponse:
             raise PeerUnavailable("the peer answered with something that is not JSON") from None
 
 
+def _where(request: httpx.Request) -> str:
+    """The peer as people name it in messages: host and port."""
+    return request.url.netloc.decode("ascii", "replace")
+
+
 class OutboundClient:
     """Makes every server-to-server request of this server."""
 
@@ -197,9 +202,9 @@ class OutboundClient:
                 or (target.port != request.url.port)
                 or target.scheme != request.url.scheme
             ):
-                raise PeerUnavailable(f"{request.url.host} redirects elsewhere ({target.host})")
+                raise PeerUnavailable(f"{_where(request)} redirects elsewhere ({target.host})")
             request = self._client.build_request("GET", target, headers=request.headers)
-        raise PeerUnavailable(f"{request.url.host} redirects too often")
+        raise PeerUnavailable(f"{_where(request)} redirects too often")
 
     def build(self, method: str, url: str, **options: Any) -> httpx.Request:
         scheme = urlsplit(url).scheme
@@ -234,22 +239,22 @@ class OutboundClient:
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     if time.monotonic() > deadline:
-                        raise PeerTimeout(f"{request.url.host} did not answer in time")
+                        raise PeerTimeout(f"{_where(request)} did not answer in time")
                     body += chunk
                     if len(body) > limit:
                         raise PeerUnavailable(
-                            f"{request.url.host} answered more than {limit} bytes"
+                            f"{_where(request)} answered more than {limit} bytes"
                         )
                 return PeerResponse(response.status_code, response.headers, bytes(body))
         except AddressRefused:
             raise
         except httpx.TimeoutException:
-            raise PeerTimeout(f"{request.url.host} did not answer in time") from None
+            raise PeerTimeout(f"{_where(request)} did not answer in time") from None
         except httpx.HTTPError as exc:
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, AddressRefused):
                 raise cause from None
-            raise PeerUnavailable(f"{request.url.host} cannot be reached: {exc}") from None
+            raise PeerUnavailable(f"{_where(request)} cannot be reached: {exc}") from None
 
     def close(self) -> None:
         self._client.close()
