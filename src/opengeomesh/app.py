@@ -51,12 +51,20 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     static = resources.files("opengeomesh.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.add_middleware(VaryOnAccept)
-    # Browser map clients on other origins read layers with a bearer token, never cookies.
+    # Browser map clients on other origins read and edit layers with a bearer token, never
+    # cookies.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=["Authorization", "Accept", "Content-Type", "If-None-Match"],
-        expose_headers=["ETag", "Location"],
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Accept",
+            "Content-Type",
+            "Content-Crs",
+            "If-Match",
+            "If-None-Match",
+        ],
+        expose_headers=["ETag", "Location", "Content-Crs"],
     )
     return app

@@ -82,6 +82,9 @@ class Settings(BaseModel):
     outbox_interval: float = Field(
         2, gt=0, description="Seconds between two looks into the outbox (server only)"
     )
+    max_feature_bytes: int = Field(
+        4 << 20, ge=1024, description="Largest feature a client may write in one request"
+    )
     max_remote_page_bytes: int = Field(
         64 << 20, ge=1 << 16, description="Largest page read from a mounted remote layer"
     )

@@ -46,3 +46,11 @@ class PayloadTooLarge(OpenGeoMeshError):
 
 class Busy(OpenGeoMeshError):
     """The store is busy with another write for longer than a request may wait."""
+
+
+class PreconditionFailed(OpenGeoMeshError):
+    """An ``If-Match`` condition does not hold: someone changed the thing meanwhile."""
+
+
+class UnsupportedMediaType(OpenGeoMeshError):
+    """The request body is of a media type this resource does not take."""

@@ -8,6 +8,7 @@ from opengeomesh.accounts.directory import AccountDirectory
 from opengeomesh.accounts.models import Caller
 from opengeomesh.config import Settings
 from opengeomesh.features.catalog import Catalog
+from opengeomesh.features.editing import Editing
 from opengeomesh.features.remote import RemoteLayers
 from opengeomesh.ocm.federation import Federation, open_federation
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     accounts: AccountDirectory
     catalog: Catalog
+    editing: Editing
     federation: Federation
     mounts: RemoteLayers
     stores: SqliteStores
@@ -55,6 +57,7 @@ def open_services(settings: Settings, *, serving: bool = False) -> Services:
         settings=settings,
         accounts=accounts,
         catalog=catalog,
+        editing=Editing(catalog, stores.features, stores.feature_writes),
         federation=federation,
         mounts=RemoteLayers(
             federation.inbox, federation.client, max_page_bytes=settings.max_remote_page_bytes

@@ -64,6 +64,7 @@ class ShareScope:
     share_id: int
     collection_key: int
     permission: str
+    recipient: str  # the OCM address the share is for, named in the record of changes
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import tempfile
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
@@ -126,6 +126,15 @@ class GrantIn(_Body):
 class GrantOut(BaseModel):
     subject: str
     permission: str
+
+
+class ChangeOut(BaseModel):
+    seq: int = Field(description="Its number; pass it as before= for older changes")
+    feature_id: str
+    action: Literal["create", "replace", "update", "delete"]
+    actor: str = Field(description="A local user, or the OCM address behind a share")
+    at: datetime
+    version: int
 
 
 class ImportOut(BaseModel):
@@ -319,6 +328,30 @@ def export_features(
         media_type="application/geo+json",
         headers={"Content-Disposition": f'attachment; filename="{collection_id}.geojson"'},
     )
+
+
+def list_changes(
+    collection_id: str,
+    request: Request,
+    caller: CurrentCaller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> list[ChangeOut]:
+    """Who changed which feature of a collection, newest first (owner or operator)."""
+    changes = services_of(request).editing.changes(
+        caller, collection_id, limit=limit, before=before
+    )
+    return [
+        ChangeOut(
+            seq=seq,
+            feature_id=c.feature_id,
+            action=c.action.value,
+            actor=c.actor,
+            at=c.at,
+            version=c.version,
+        )
+        for seq, c in changes
+    ]
 
 
 def list_grants(collection_id: str, request: Request, caller: CurrentCaller) -> list[GrantOut]:

@@ -23,6 +23,7 @@ from opengeomesh.errors import (
     OpenGeoMeshError,
     PayloadTooLarge,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 from opengeomesh.ocm.addresses import normalise_host
 from opengeomesh.ocm.client import PeerUnavailable
@@ -36,10 +37,6 @@ log = logging.getLogger("opengeomesh")
 JWKS_TYPE = "application/jwk-set+json"
 ACCEPTED_INVITE_FIELDS = ("recipientProvider", "token", "userID", "email", "name")
 _CODE = re.compile(r"^([A-Z][A-Z_]+): (.*)$", re.S)
-
-
-class UnsupportedMediaType(OpenGeoMeshError):
-    """The body is not JSON."""
 
 
 _STATUS: list[tuple[type[OpenGeoMeshError], int, str]] = [

@@ -20,7 +20,13 @@ from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.negotiation import Format, chosen_format
 from opengeomesh.errors import InvalidInput
 from opengeomesh.features.encoding import feature_bytes
-from opengeomesh.features.models import Access, Collection, ItemsPage, StoredFeature
+from opengeomesh.features.models import (
+    Access,
+    Collection,
+    ItemsPage,
+    StoredFeature,
+    feature_etag,
+)
 from opengeomesh.features.query import ITEMS_PARAMETERS, parse_items_query
 from opengeomesh.features.remote import MountedLayer
 from opengeomesh.features.timeval import rfc3339
@@ -44,6 +50,11 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    # written with /req/ in the draft's table (20-002r1); advertised as written there
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/req/optimistic-locking-etags",
 ]
 
 
@@ -314,7 +325,7 @@ def item(
     matches = _etags(request.headers.get("if-none-match", ""))
     if etag in matches or "*" in matches:
         return Response(status_code=304, headers=headers)
-    return _feature_response(request, found, feature, fmt, headers)
+    return feature_response(request, found, feature, fmt, headers)
 
 
 def _mounted_item(request: Request, layer: MountedLayer, feature_id: str, fmt: Format) -> Response:
@@ -325,10 +336,10 @@ def _mounted_item(request: Request, layer: MountedLayer, feature_id: str, fmt: F
     headers = {"ETag": remote.etag} if remote.etag and fmt is Format.JSON else {}
     if remote.feature is None:
         return Response(status_code=304, headers=headers)
-    return _feature_response(request, layer, remote.feature, fmt, headers)
+    return feature_response(request, layer, remote.feature, fmt, headers)
 
 
-def _feature_response(
+def feature_response(
     request: Request,
     found: Named,
     feature: StoredFeature,
@@ -357,10 +368,8 @@ def _feature_response(
 
 
 def entity_tag(found: Collection, feature: StoredFeature, fmt: Format) -> str:
-    """A strong ETag (RFC 9110 §8.8.3) for one representation of one version of a feature;
-    collection keys are never reused, so a re-created feature gets a new tag."""
-    suffix = "-html" if fmt is Format.HTML else ""
-    return f'"{found.key}-{feature.key}-{feature.version}{suffix}"'
+    """The ETag of one representation of a feature (see ``feature_etag``)."""
+    return feature_etag(found, feature, html=fmt is Format.HTML)
 
 
 def _etags(header: str) -> set[str]:

@@ -19,7 +19,9 @@ from opengeomesh.errors import (
     NotFound,
     OpenGeoMeshError,
     PayloadTooLarge,
+    PreconditionFailed,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 from opengeomesh.ocm.client import PeerTimeout, PeerUnavailable
 
@@ -33,6 +35,8 @@ _STATUS: dict[type[OpenGeoMeshError], tuple[int, str]] = {
     Forbidden: (403, "Forbidden"),
     NotFound: (404, "Not found"),
     Conflict: (409, "Conflict"),
+    PreconditionFailed: (412, "Precondition failed"),
+    UnsupportedMediaType: (415, "Unsupported media type"),
     PayloadTooLarge: (413, "Payload too large"),
     PeerTimeout: (504, "Gateway timeout"),
     PeerUnavailable: (502, "Bad gateway"),

@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from opengeomesh.api import manage, manage_shares, ocm, ocm_sharing, ogc
+from opengeomesh.api import ogc_editing as editing
 from opengeomesh.api.openapi import api_document, api_page
 
 READ = ["GET", "HEAD"]
+ITEM = "/collections/{collection_id}/items/{feature_id}"
 MANAGE_TAG = "Management"
 
 
@@ -54,6 +56,12 @@ OGC_ROUTES = [
     Route("/collections/{collection_id}", ogc.collection, READ, "One collection"),
     Route("/collections/{collection_id}/items", ogc.items, READ, "Features of a collection"),
     Route("/collections/{collection_id}/items/{feature_id}", ogc.item, READ, "One feature"),
+    Route("/collections/{collection_id}/items", editing.create_item, ["POST"], "Add a feature"),
+    Route("/collections/{collection_id}/items", editing.items_options, ["OPTIONS"], "Allowed"),
+    Route(ITEM, editing.replace_item, ["PUT"], "Replace a feature"),
+    Route(ITEM, editing.update_item, ["PATCH"], "Change a feature (JSON Merge Patch)"),
+    Route(ITEM, editing.delete_item, ["DELETE"], "Delete a feature"),
+    Route(ITEM, editing.item_options, ["OPTIONS"], "What you may do with a feature"),
 ]
 
 OCM_ROUTES = [
@@ -119,6 +127,12 @@ MANAGE_ROUTES = [
         READ,
         "Export features as GeoJSON",
         extra={"responses": EXPORT_RESPONSE},
+    ),
+    Route(
+        "/manage/collections/{collection_id}/changes",
+        manage.list_changes,
+        READ,
+        "Who changed which feature",
     ),
     Route(
         "/manage/collections/{collection_id}/grants",

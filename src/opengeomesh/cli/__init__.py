@@ -472,6 +472,30 @@ def collection_ungrant(
     out.print(f"{subject} no longer holds a grant on {collection_id}")
 
 
+@collection_app.command("changes")
+def collection_changes(
+    collection_id: Annotated[str, typer.Argument(metavar="ID")],
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    user: UserOpt = None,
+) -> None:
+    """Who changed which feature of a collection, and when."""
+    with _services(data, database_url) as services:
+        changes = services.editing.changes(_caller(services, user), collection_id, limit=limit)
+    table = Table("seq", "at", "actor", "action", "feature", "version")
+    for seq, change in changes:
+        table.add_row(
+            str(seq),
+            change.at.isoformat(),
+            change.actor,
+            change.action.value,
+            change.feature_id,
+            str(change.version),
+        )
+    out.print(table)
+
+
 # --- federation ----------------------------------------------------------------------------
 
 UserReq = Annotated[str, typer.Option("--user", help="Act as this local user")]

@@ -112,6 +112,33 @@ class StoredFeature:
     key: int
 
 
+class ChangeAction(enum.StrEnum):
+    """What a write did to a feature (OGC API – Features Part 4)."""
+
+    CREATE = "create"
+    REPLACE = "replace"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureChange:
+    """One recorded change: who changed which feature how, when, giving which version."""
+
+    feature_id: str
+    action: ChangeAction
+    actor: str
+    at: datetime
+    version: int
+
+
+def feature_etag(collection: Collection, feature: StoredFeature, *, html: bool = False) -> str:
+    """A strong ETag (RFC 9110 §8.8.3) for one representation of one version of a feature;
+    collection keys are never reused, so a re-created feature gets a new tag."""
+    suffix = "-html" if html else ""
+    return f'"{collection.key}-{feature.key}-{feature.version}{suffix}"'
+
+
 @dataclass(frozen=True, slots=True)
 class ItemsPage:
     """One page of an items query, with what is needed to link to its neighbours."""

@@ -13,7 +13,16 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import orjson
 
 from opengeomesh.accounts.models import Caller
-from opengeomesh.errors import Forbidden, InvalidInput, NotFound
+from opengeomesh.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OpenGeoMeshError,
+    PayloadTooLarge,
+    PreconditionFailed,
+    UnsupportedMediaType,
+)
 from opengeomesh.features.models import MOUNT_ID_PATTERN, ItemsPage, StoredFeature
 from opengeomesh.ocm.client import OutboundClient, PeerResponse, PeerUnavailable
 from opengeomesh.ocm.inbox import Inbox
@@ -116,28 +125,55 @@ class RemoteLayers:
         """GET below the shared collection's URL with the share's token, renewing the token
         once if the sender refuses it; the sender's refusals become ours."""
         url = layer.share.uri + path + (f"?{urlencode(query)}" if query else "")
-        response = self._send(layer, url, headers or {}, fresh=False)
-        if response.status == 401:
-            response = self._send(layer, url, headers or {}, fresh=True)
-        host = layer.share.sender_host
+        response = self._call(layer, "GET", url, headers or {}, b"")
         if response.status in (200, 304):
             return response
-        if response.status == 404:
-            raise NotFound(f"{host} has no such feature or collection (any more)")
-        if response.status == 400:
-            raise InvalidInput("query", f"{host} refused the request: {_detail(response)}")
-        if response.status in (401, 403):
-            raise Forbidden(f"{host} refused access to the shared layer: {_detail(response)}")
-        raise PeerUnavailable(f"{host} answered {response.status}: {_detail(response)}")
+        raise _refusal(layer, response, "query")
+
+    def write(
+        self,
+        layer: MountedLayer,
+        method: str,
+        feature_id: str | None,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> tuple[PeerResponse, StoredFeature | None]:
+        """Forward a write (OGC API – Features Part 4) to the sender with the share's token;
+        the answer and the feature it carries, as this server serves features."""
+        if layer.share.permission != "write":
+            raise Forbidden(f"the share of {layer.title!r} is read-only")
+        path = "/items" if feature_id is None else f"/items/{quote(feature_id, safe='')}"
+        response = self._call(layer, method, layer.share.uri + path, headers, body)
+        if response.status not in (200, 201, 204):
+            raise _refusal(layer, response, "body")
+        has_feature = response.status != 204 and response.body
+        return response, _feature(_object(response, layer), layer) if has_feature else None
+
+    def _call(
+        self, layer: MountedLayer, method: str, url: str, headers: dict[str, str], body: bytes
+    ) -> PeerResponse:
+        """One request with the share's token, renewed once if the sender refuses it."""
+        response = self._send(layer, method, url, headers, body, fresh=False)
+        if response.status == 401:
+            response = self._send(layer, method, url, headers, body, fresh=True)
+        return response
 
     def _send(
-        self, layer: MountedLayer, url: str, headers: dict[str, str], *, fresh: bool
+        self,
+        layer: MountedLayer,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        fresh: bool,
     ) -> PeerResponse:
         token, _ = self._inbox.access_token(layer.share, fresh=fresh)
         request = self._client.build(
-            "GET",
+            method,
             url,
             headers={"Accept": f"{GEOJSON}, application/json", **headers},
+            content=body or None,
         )
         request.headers["Authorization"] = f"Bearer {token}"
         return self._client.send(request, max_bytes=self._max)
@@ -214,6 +250,27 @@ def unwrap_cursor(text: str) -> dict[str, str]:
     except (ValueError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidInput("cursor", "not a cursor of this server; follow the links") from None
     return query
+
+
+def _refusal(layer: MountedLayer, response: PeerResponse, field: str) -> Exception:
+    """The sender's refusal, as this server's own error."""
+    host, detail = layer.share.sender_host, _detail(response)
+    status = response.status
+    if status == 404:
+        return NotFound(f"{host} has no such feature or collection (any more)")
+    if status == 400:
+        return InvalidInput(field, f"{host} refused the request: {detail}")
+    if status in (401, 403):
+        return Forbidden(f"{host} refused: {detail}")
+    kinds: dict[int, type[OpenGeoMeshError]] = {
+        409: Conflict,
+        412: PreconditionFailed,
+        413: PayloadTooLarge,
+        415: UnsupportedMediaType,
+    }
+    if status in kinds:
+        return kinds[status](f"{host}: {detail}")
+    return PeerUnavailable(f"{host} answered {status}: {detail}")
 
 
 def _detail(response: PeerResponse) -> str:

@@ -7,7 +7,9 @@ from typing import Protocol
 
 from opengeomesh.features.models import (
     Access,
+    ChangeAction,
     Collection,
+    FeatureChange,
     Grant,
     ItemsPage,
     NewFeature,
@@ -61,6 +63,44 @@ class FeatureStore(Protocol):
         ...
 
     def scan(self, collection: Collection) -> Iterator[StoredFeature]: ...
+
+
+class FeatureWriter(Protocol):
+    """Single-feature writes (OGC API – Features Part 4), each atomic and recorded with its
+    actor. ``expected`` is the version the caller saw; a different current version fails."""
+
+    def insert(self, collection: Collection, feature: NewFeature, actor: str) -> StoredFeature:
+        """Add a feature (``DuplicateFeatureId`` if its id is taken)."""
+        ...
+
+    def replace(
+        self,
+        collection: Collection,
+        feature_id: str,
+        feature: NewFeature,
+        *,
+        expected: int | None,
+        actor: str,
+        action: ChangeAction,
+    ) -> StoredFeature | None:
+        """The new feature; None if it does not exist (``VersionMismatch`` if it changed)."""
+        ...
+
+    def delete(
+        self, collection: Collection, feature_id: str, *, expected: int | None, actor: str
+    ) -> bool:
+        """False if there was no such feature (``VersionMismatch`` if it changed)."""
+        ...
+
+    def changes(
+        self, collection: Collection, *, limit: int, before: int | None
+    ) -> list[tuple[int, FeatureChange]]:
+        """Recorded changes, newest first, each with its sequence number."""
+        ...
+
+
+class VersionMismatch(Exception):
+    """The feature's version is not the one the writer expected."""
 
 
 class DuplicateFeatureId(Exception):

@@ -232,7 +232,8 @@ class SqliteShareStore:
         row = (
             self._db.connection()
             .execute(
-                "SELECT s.id, s.collection_key, s.permission, t.expires FROM share_tokens t"
+                "SELECT s.id, s.collection_key, s.permission, s.share_with, t.expires"
+                " FROM share_tokens t"
                 " JOIN shares_sent s ON s.id = t.share_id WHERE t.token_hash = ?"
                 " AND NOT EXISTS (SELECT 1 FROM peers p"
                 " WHERE p.host = s.recipient_host AND p.blocked = 1)",
@@ -242,7 +243,10 @@ class SqliteShareStore:
         )
         if row is None:
             return None
-        return ShareScope(share_id=row[0], collection_key=row[1], permission=row[2]), row[3]
+        scope = ShareScope(
+            share_id=row[0], collection_key=row[1], permission=row[2], recipient=row[3]
+        )
+        return scope, row[4]
 
     # --- sharing rules -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from opengeomesh.storage.sqlite.accounts import SqliteAccountStore
 from opengeomesh.storage.sqlite.collections import SqliteCollectionStore
 from opengeomesh.storage.sqlite.database import Database
+from opengeomesh.storage.sqlite.feature_writes import SqliteFeatureWriter
 from opengeomesh.storage.sqlite.features import SqliteFeatureStore
 from opengeomesh.storage.sqlite.federation import SqliteFederationStore
 from opengeomesh.storage.sqlite.shares import SqliteShareStore
@@ -21,6 +22,7 @@ class SqliteStores:
     accounts: SqliteAccountStore
     collections: SqliteCollectionStore
     features: SqliteFeatureStore
+    feature_writes: SqliteFeatureWriter
     federation: SqliteFederationStore
     shares: SqliteShareStore
 
@@ -34,6 +36,7 @@ def open_sqlite(path: Path) -> SqliteStores:
         accounts=SqliteAccountStore(database),
         collections=SqliteCollectionStore(database),
         features=SqliteFeatureStore(database),
+        feature_writes=SqliteFeatureWriter(database),
         federation=SqliteFederationStore(database),
         shares=SqliteShareStore(database),
     )

@@ -1,0 +1,170 @@
+"""OGC API – Features Part 4 (draft 20-002r1): ``POST /items``, ``PUT``/``PATCH``/``DELETE
+/items/{featureId}`` and ``OPTIONS`` on both, for local collections and, forwarded to the
+sending server, for mounted shares."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from opengeomesh.api.auth import CurrentCaller, services_of
+from opengeomesh.api.negotiation import Format
+from opengeomesh.api.ocm import read_body
+from opengeomesh.api.ogc import base_url, check_parameters, entity_tag, feature_response
+from opengeomesh.errors import InvalidInput, UnsupportedMediaType
+from opengeomesh.features.models import Collection, StoredFeature
+from opengeomesh.features.remote import MountedLayer
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+FEATURE_TYPES = ("application/geo+json", "application/json")
+PATCH_TYPES = ("application/merge-patch+json", "application/json")
+FORWARDED = ("content-type", "if-match", "content-crs")  # to the sender of a mounted share
+
+
+async def _body(request: Request, accepted: tuple[str, ...]) -> bytes:
+    """The request body, of an accepted media type and within the size limit."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in accepted:
+        raise UnsupportedMediaType(f"send {' or '.join(accepted)}, not {media or 'nothing'}")
+    _check_crs(request)
+    return await read_body(request, services_of(request).settings.max_feature_bytes)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("body", "not valid JSON") from None
+
+
+def _check_crs(request: Request) -> None:
+    """``Content-Crs`` of a body, with or without angle brackets (QGIS sends none)."""
+    declared = request.headers.get("content-crs")
+    if declared is not None and declared.strip().strip("<>").strip() != CRS84:
+        raise InvalidInput("Content-Crs", f"only {CRS84} is taken for bodies")
+
+
+def _location(request: Request, collection_id: str, feature_id: str) -> str:
+    return f"{base_url(request)}/collections/{collection_id}/items/{quote(feature_id, safe='')}"
+
+
+def _written(
+    request: Request,
+    found: Collection | MountedLayer,
+    feature: StoredFeature,
+    status: int,
+    etag: str | None,
+) -> Response:
+    headers = {"ETag": etag} if etag else {}
+    if status == 201:
+        headers["Location"] = _location(request, found.id, feature.id)
+    response = feature_response(request, found, feature, Format.JSON, headers)
+    response.status_code = status
+    return response
+
+
+async def _forward(
+    request: Request, layer: MountedLayer, feature_id: str | None, body: bytes
+) -> Response:
+    """A write to a mounted share, done by the sending server; its answer mapped to ours."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED}
+    mounts = services_of(request).mounts
+    response, feature = await run_in_threadpool(
+        mounts.write, layer, request.method, feature_id, body, headers
+    )
+    if feature is None:
+        return Response(status_code=204)
+    return _written(request, layer, feature, response.status, response.headers.get("etag"))
+
+
+async def create_item(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
+    """``POST /collections/{collectionId}/items``: 201 with ``Location`` and ``ETag``."""
+    check_parameters(request, ())
+    services = services_of(request)
+    layer = services.mounts.find(caller, collection_id)
+    body = await _body(request, FEATURE_TYPES)
+    if layer is not None:
+        return await _forward(request, layer, None, body)
+    found, feature = await run_in_threadpool(
+        services.editing.create, caller, collection_id, _json(body)
+    )
+    return _written(request, found, feature, 201, entity_tag(found, feature, Format.JSON))
+
+
+async def replace_item(
+    collection_id: str, feature_id: str, request: Request, caller: CurrentCaller
+) -> Response:
+    """``PUT /collections/{collectionId}/items/{featureId}``: 200 with the feature and ETag."""
+    check_parameters(request, ())
+    services = services_of(request)
+    layer = services.mounts.find(caller, collection_id)
+    body = await _body(request, FEATURE_TYPES)
+    if layer is not None:
+        return await _forward(request, layer, feature_id, body)
+    if_match = request.headers.get("if-match")
+    found, feature = await run_in_threadpool(
+        services.editing.replace, caller, collection_id, feature_id, _json(body), if_match
+    )
+    return _written(request, found, feature, 200, entity_tag(found, feature, Format.JSON))
+
+
+async def update_item(
+    collection_id: str, feature_id: str, request: Request, caller: CurrentCaller
+) -> Response:
+    """``PATCH /collections/{collectionId}/items/{featureId}`` with a JSON Merge Patch."""
+    check_parameters(request, ())
+    services = services_of(request)
+    layer = services.mounts.find(caller, collection_id)
+    body = await _body(request, PATCH_TYPES)
+    if layer is not None:
+        return await _forward(request, layer, feature_id, body)
+    if_match = request.headers.get("if-match")
+    found, feature = await run_in_threadpool(
+        services.editing.update, caller, collection_id, feature_id, _json(body), if_match
+    )
+    return _written(request, found, feature, 200, entity_tag(found, feature, Format.JSON))
+
+
+async def delete_item(
+    collection_id: str, feature_id: str, request: Request, caller: CurrentCaller
+) -> Response:
+    """``DELETE /collections/{collectionId}/items/{featureId}``: 204."""
+    check_parameters(request, ())
+    services = services_of(request)
+    layer = services.mounts.find(caller, collection_id)
+    if layer is not None:
+        return await _forward(request, layer, feature_id, b"")
+    if_match = request.headers.get("if-match")
+    await run_in_threadpool(services.editing.delete, caller, collection_id, feature_id, if_match)
+    return Response(status_code=204)
+
+
+def items_options(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
+    """``OPTIONS /collections/{collectionId}/items``: ``Allow`` lists what this caller may do
+    now (POST with write access)."""
+    return _options(request, caller, collection_id, item=False)
+
+
+def item_options(
+    collection_id: str, feature_id: str, request: Request, caller: CurrentCaller
+) -> Response:
+    """``OPTIONS`` on one feature, also for one that does not exist (QGIS asks for an
+    unknown id of an empty layer)."""
+    return _options(request, caller, collection_id, item=True)
+
+
+def _options(request: Request, caller: Any, collection_id: str, *, item: bool) -> Response:
+    services = services_of(request)
+    layer = services.mounts.find(caller, collection_id)
+    if layer is not None:
+        methods = ["GET", "HEAD", "OPTIONS"]
+        if layer.share.permission == "write":
+            methods += ["PUT", "PATCH", "DELETE"] if item else ["POST"]
+    else:
+        methods = services.editing.allowed(caller, collection_id, item=item)
+    return Response(status_code=200, headers={"Allow": ", ".join(methods)})

@@ -1,0 +1,203 @@
+"""Editing features through the standard interface (OGC API – Features Part 4, draft 20-002r1):
+create, replace, update (JSON Merge Patch, RFC 7396) and delete, with optimistic locking by
+ETag (``If-Match``, RFC 9110 §13.1.1). Each write is atomic and recorded with its actor: a local
+user, or the OCM address behind a share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from opengeomesh.accounts.models import Caller
+from opengeomesh.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from opengeomesh.features.catalog import Catalog
+from opengeomesh.features.geojson import parse_feature
+from opengeomesh.features.models import (
+    Access,
+    ChangeAction,
+    Collection,
+    FeatureChange,
+    NewFeature,
+    StoredFeature,
+    feature_etag,
+)
+from opengeomesh.features.store import (
+    DuplicateFeatureId,
+    FeatureStore,
+    FeatureWriter,
+    VersionMismatch,
+)
+
+PATCH_ATTEMPTS = 3  # a merge without If-Match is redone if another write came in between
+
+
+def actor_of(caller: Caller) -> str:
+    """Who a change is recorded for: the local user, or the OCM address behind a share."""
+    if caller.share is not None:
+        return f"{caller.share.recipient} (share {caller.share.share_id})"
+    return caller.user.name if caller.user is not None else "anonymous"
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch: objects merge member by member, ``null`` removes."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = merge_patch(merged.get(name), value)
+    return merged
+
+
+def as_geojson(feature: StoredFeature) -> dict[str, Any]:
+    """A stored feature as a GeoJSON object."""
+    return {
+        "type": "Feature",
+        "id": orjson.loads(feature.id) if feature.id_is_number else feature.id,
+        "geometry": orjson.loads(feature.geometry_json) if feature.geometry_json else None,
+        "properties": orjson.loads(feature.properties_json) if feature.properties_json else None,
+    }
+
+
+class Editing:
+    """Writes to a collection's features by callers with write access."""
+
+    def __init__(self, catalog: Catalog, features: FeatureStore, writer: FeatureWriter) -> None:
+        self._catalog = catalog
+        self._features = features
+        self._writer = writer
+
+    def allowed(self, caller: Caller, collection_id: str, *, item: bool) -> list[str]:
+        """The methods the caller may use now on the items (or one item) of a collection,
+        for ``OPTIONS`` and its ``Allow`` header (clients decide on editing from it)."""
+        _, access = self._catalog.get(caller, collection_id)
+        methods = ["GET", "HEAD", "OPTIONS"]
+        if access >= Access.WRITE:
+            methods += ["PUT", "PATCH", "DELETE"] if item else ["POST"]
+        return methods
+
+    def create(
+        self, caller: Caller, collection_id: str, body: Any
+    ) -> tuple[Collection, StoredFeature]:
+        """Add a feature; it keeps the id it brings if that is free, else gets a new one."""
+        collection = self._catalog.require(caller, collection_id, Access.WRITE)
+        feature = parse_feature(body, temporal_property=collection.temporal_property)
+        try:
+            return collection, self._writer.insert(collection, feature, actor_of(caller))
+        except DuplicateFeatureId as exc:
+            raise Conflict(
+                f"collection {collection_id!r} has a feature {exc.feature_id!r}"
+            ) from None
+
+    def replace(
+        self, caller: Caller, collection_id: str, feature_id: str, body: Any, if_match: str | None
+    ) -> tuple[Collection, StoredFeature]:
+        """Replace a feature whole (PUT); its id cannot change."""
+        collection = self._catalog.require(caller, collection_id, Access.WRITE)
+        current = self._current(collection, feature_id, if_match)
+        feature = parse_feature(body, temporal_property=collection.temporal_property)
+        if feature.id is not None and feature.id != feature_id:
+            raise InvalidInput("id", f"the id cannot change ({feature_id!r} in the path)")
+        return collection, self._write(
+            caller, collection, current, feature, ChangeAction.REPLACE, check=if_match is not None
+        )
+
+    def update(
+        self, caller: Caller, collection_id: str, feature_id: str, patch: Any, if_match: str | None
+    ) -> tuple[Collection, StoredFeature]:
+        """Change parts of a feature with a JSON Merge Patch (PATCH)."""
+        collection = self._catalog.require(caller, collection_id, Access.WRITE)
+        if not isinstance(patch, dict):
+            raise InvalidInput("body", "a JSON Merge Patch is a JSON object")
+        for attempt in range(PATCH_ATTEMPTS):
+            current = self._current(collection, feature_id, if_match)
+            merged = merge_patch(as_geojson(current), patch)
+            if str(merged.get("id")) != current.id:
+                raise InvalidInput("id", f"the id cannot change ({feature_id!r})")
+            merged["type"] = "Feature"
+            merged.setdefault("geometry", None)
+            feature = parse_feature(merged, temporal_property=collection.temporal_property)
+            try:
+                return collection, self._write(  # a merge must not undo a write in between
+                    caller, collection, current, feature, ChangeAction.UPDATE, check=True
+                )
+            except PreconditionFailed:
+                if if_match is not None or attempt == PATCH_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def delete(
+        self, caller: Caller, collection_id: str, feature_id: str, if_match: str | None
+    ) -> None:
+        collection = self._catalog.require(caller, collection_id, Access.WRITE)
+        current = self._current(collection, feature_id, if_match)
+        expected = current.version if if_match is not None else None
+        try:
+            deleted = self._writer.delete(
+                collection, feature_id, expected=expected, actor=actor_of(caller)
+            )
+        except VersionMismatch:
+            raise PreconditionFailed(f"feature {feature_id!r} was changed meanwhile") from None
+        if not deleted:
+            raise NotFound(f"collection {collection_id!r} has no feature {feature_id!r}")
+
+    def changes(
+        self, caller: Caller, collection_id: str, *, limit: int = 100, before: int | None = None
+    ) -> list[tuple[int, FeatureChange]]:
+        """The record of changes, newest first (the collection's owner and operators)."""
+        collection = self._catalog.require(caller, collection_id, Access.MANAGE)
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit", "1 to 1000")
+        return self._writer.changes(collection, limit=limit, before=before)
+
+    def _current(
+        self, collection: Collection, feature_id: str, if_match: str | None
+    ) -> StoredFeature:
+        """The feature now; refused if it is missing, or ``If-Match`` names another version
+        (a missing feature with ``If-Match`` is a failed precondition, never a creation)."""
+        current = self._features.get(collection, feature_id)
+        if current is None:
+            if if_match is not None:
+                raise PreconditionFailed(f"there is no feature {feature_id!r} to match")
+            raise NotFound(f"collection {collection.id!r} has no feature {feature_id!r}")
+        if if_match is not None and not _matches(if_match, feature_etag(collection, current)):
+            raise PreconditionFailed(
+                f"feature {feature_id!r} has changed since: its ETag is"
+                f" {feature_etag(collection, current)}"
+            )
+        return current
+
+    def _write(
+        self,
+        caller: Caller,
+        collection: Collection,
+        current: StoredFeature,
+        feature: NewFeature,
+        action: ChangeAction,
+        *,
+        check: bool,
+    ) -> StoredFeature:
+        """Store the new state; with ``check``, only over the version ``current`` has."""
+        try:
+            written = self._writer.replace(
+                collection,
+                current.id,
+                feature,
+                expected=current.version if check else None,
+                actor=actor_of(caller),
+                action=action,
+            )
+        except VersionMismatch:
+            raise PreconditionFailed(f"feature {current.id!r} was changed meanwhile") from None
+        if written is None:
+            raise NotFound(f"collection {collection.id!r} has no feature {current.id!r}")
+        return written
+
+
+def _matches(header: str, etag: str) -> bool:
+    """Whether an ``If-Match`` header lists ``etag`` (strong comparison) or is ``*``."""
+    tags = {tag.strip() for tag in header.split(",") if tag.strip()}
+    return "*" in tags or etag in tags

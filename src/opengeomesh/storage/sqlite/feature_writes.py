@@ -1,0 +1,185 @@
+"""SQLite implementation of single-feature writes (OGC API – Features Part 4): each write is
+one transaction that changes the feature, its R*Tree entry, the collection's count, extent and
+change number, and records who did it. The feature's version is the collection's change number
+at its last write, so ETags change with every write."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from opengeomesh.features.models import (
+    ChangeAction,
+    Collection,
+    FeatureChange,
+    NewFeature,
+    StoredFeature,
+)
+from opengeomesh.features.store import DuplicateFeatureId, VersionMismatch
+from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
+from opengeomesh.storage.sqlite.features import (
+    _SELECT,
+    _Extent,
+    _row,
+    _rtree_box,
+    _stored,
+    _tables,
+)
+
+
+class SqliteFeatureWriter:
+    """Writes one feature at a time."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def insert(self, collection: Collection, feature: NewFeature, actor: str) -> StoredFeature:
+        table, rtree = _tables(collection.key)
+        with self._db.transaction() as conn:
+            seq = _next_change(conn, collection, feature)
+            fid = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {table}").fetchone()[0]
+            row = _row(fid, feature, seq)
+            try:
+                conn.execute(f"INSERT INTO {table} VALUES (?,?,?,?,?,?,?,?,?)", row)
+            except sqlite3.IntegrityError:
+                raise DuplicateFeatureId(row[1], 0) from None
+            if feature.bbox is not None:
+                conn.execute(
+                    f"INSERT INTO {rtree} VALUES (?,?,?,?,?)", (fid, *_rtree_box(feature.bbox))
+                )
+            conn.execute(
+                "UPDATE collections SET feature_count = feature_count + 1 WHERE key = ?",
+                (collection.key,),
+            )
+            _record(conn, collection, row[1], ChangeAction.CREATE, actor, seq)
+            return _stored(
+                conn.execute(f"SELECT {_SELECT} FROM {table} f WHERE f.fid = ?", (fid,)).fetchone()
+            )
+
+    def replace(
+        self,
+        collection: Collection,
+        feature_id: str,
+        feature: NewFeature,
+        *,
+        expected: int | None,
+        actor: str,
+        action: ChangeAction,
+    ) -> StoredFeature | None:
+        table, rtree = _tables(collection.key)
+        with self._db.transaction() as conn:
+            fid = _current(conn, table, feature_id, expected)
+            if fid is None:
+                return None
+            seq = _next_change(conn, collection, feature)
+            conn.execute(
+                f"UPDATE {table} SET geometry = ?, wkb = ?, properties = ?, t0 = ?, t1 = ?,"
+                " version = ? WHERE fid = ?",
+                (
+                    feature.geometry_json,
+                    feature.wkb,
+                    feature.properties_json,
+                    feature.t0,
+                    feature.t1 if feature.t1 is not None else feature.t0,
+                    seq,
+                    fid,
+                ),
+            )
+            conn.execute(f"DELETE FROM {rtree} WHERE fid = ?", (fid,))
+            if feature.bbox is not None:
+                conn.execute(
+                    f"INSERT INTO {rtree} VALUES (?,?,?,?,?)", (fid, *_rtree_box(feature.bbox))
+                )
+            _record(conn, collection, feature_id, action, actor, seq)
+            return _stored(
+                conn.execute(f"SELECT {_SELECT} FROM {table} f WHERE f.fid = ?", (fid,)).fetchone()
+            )
+
+    def delete(
+        self, collection: Collection, feature_id: str, *, expected: int | None, actor: str
+    ) -> bool:
+        table, rtree = _tables(collection.key)
+        with self._db.transaction() as conn:
+            fid = _current(conn, table, feature_id, expected)
+            if fid is None:
+                return False
+            seq = _next_change(conn, collection, None)
+            conn.execute(f"DELETE FROM {table} WHERE fid = ?", (fid,))
+            conn.execute(f"DELETE FROM {rtree} WHERE fid = ?", (fid,))
+            conn.execute(
+                "UPDATE collections SET feature_count = feature_count - 1 WHERE key = ?",
+                (collection.key,),
+            )
+            _record(conn, collection, feature_id, ChangeAction.DELETE, actor, seq)
+        return True
+
+    def changes(
+        self, collection: Collection, *, limit: int, before: int | None
+    ) -> list[tuple[int, FeatureChange]]:
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT id, feature_id, action, actor, at, version FROM feature_changes"
+                " WHERE collection_key = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                (collection.key, before if before is not None else 2**63 - 1, limit),
+            )
+            .fetchall()
+        )
+        return [(row[0], _change(row)) for row in rows]
+
+
+def _change(row: Any) -> FeatureChange:
+    at = parse_time(row[4])
+    assert at is not None
+    return FeatureChange(
+        feature_id=row[1], action=ChangeAction(row[2]), actor=row[3], at=at, version=row[5]
+    )
+
+
+def _current(
+    conn: sqlite3.Connection, table: str, feature_id: str, expected: int | None
+) -> int | None:
+    """The feature's row key, checking the version the writer expects."""
+    row = conn.execute(f"SELECT fid, version FROM {table} WHERE id = ?", (feature_id,)).fetchone()
+    if row is None:
+        return None
+    if expected is not None and row[1] != expected:
+        raise VersionMismatch(feature_id)
+    return int(row[0])
+
+
+def _next_change(
+    conn: sqlite3.Connection, collection: Collection, feature: NewFeature | None
+) -> int:
+    """Take the collection's next change number and widen its extent to cover ``feature``
+    (extents only grow with single writes: shrinking would mean a full scan)."""
+    seq, *bounds = conn.execute(
+        "SELECT change_seq + 1, minx, miny, maxx, maxy, t_min, t_max FROM collections"
+        " WHERE key = ?",
+        (collection.key,),
+    ).fetchone()
+    extent = _Extent()
+    extent.load(bounds)
+    if feature is not None:
+        extent.add(feature)
+    conn.execute(
+        "UPDATE collections SET change_seq = ?, minx = ?, miny = ?, maxx = ?, maxy = ?,"
+        " t_min = ?, t_max = ?, updated = ? WHERE key = ?",
+        (seq, *extent.values(), now_text(), collection.key),
+    )
+    return int(seq)
+
+
+def _record(
+    conn: sqlite3.Connection,
+    collection: Collection,
+    feature_id: str,
+    action: ChangeAction,
+    actor: str,
+    version: int,
+) -> None:
+    conn.execute(
+        "INSERT INTO feature_changes(collection_key, feature_id, action, actor, at, version)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (collection.key, feature_id, action.value, actor, now_text(), version),
+    )
