@@ -219,3 +219,13 @@ def test_written_schemas_do_not_shadow_generated_ones() -> None:
     generated = get_openapi(title="t", version="0", routes=app.routes)
     names = set(generated["components"]["schemas"])
     assert not names & (set(SCHEMAS) | set(OCM_SCHEMAS))
+
+
+def test_the_editing_operations_are_described(client: InProcessClient) -> None:
+    paths = client.get("/api").json()["paths"]
+    items = paths["/collections/{collectionId}/items"]
+    feature = paths["/collections/{collectionId}/items/{featureId}"]
+    assert {"get", "post", "options"} <= set(items)
+    assert {"get", "put", "patch", "delete", "options"} <= set(feature)
+    assert "Location" in items["post"]["responses"]["201"]["headers"]
+    assert "412" in feature["put"]["responses"] and "415" in feature["patch"]["responses"]

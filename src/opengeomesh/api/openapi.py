@@ -868,12 +868,16 @@ OCM_PATHS: dict[str, Any] = {
 
 def build_document(app_routes: list[Any], server_url: str, title: str) -> dict[str, Any]:
     """The whole OpenAPI 3.0 document for a server reached at ``server_url``."""
+    from opengeomesh.api.openapi_editing import EDITING_PATHS, EDITING_RESPONSES
+
     generated = get_openapi(title=title, version=__version__, routes=app_routes)
     managed = downgrade(generated)
     schemas = {**managed.get("components", {}).get("schemas", {}), **SCHEMAS, **OCM_SCHEMAS}
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     paths = {**OGC_PATHS, **OCM_PATHS, **managed.get("paths", {})}
+    for path, operations in EDITING_PATHS.items():
+        paths[path] = {**paths[path], **operations}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -888,7 +892,7 @@ def build_document(app_routes: list[Any], server_url: str, title: str) -> dict[s
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "parameters": PARAMETERS,
             "schemas": schemas,
-            "responses": RESPONSES,
+            "responses": {**RESPONSES, **EDITING_RESPONSES},
         },
     }
 
