@@ -75,6 +75,15 @@ def test_owslib_edits_with_a_write_share(sharing_orgs: tuple[Org, Org]) -> None:
     ).json()
     before = httpx.get(f"{a.url}/collections/vehicles/items", headers=alice).json()
 
+    elsewhere = httpx.post(  # a share's token edits its own collection only
+        f"{a.url}/collections/hydrants/items",
+        headers={
+            "Authorization": f"Bearer {direct['access_token']}",
+            "Content-Type": "application/geo+json",
+        },
+        content=b'{"type": "Feature", "geometry": null, "properties": {}}',
+    )
+    assert elsewhere.status_code == 404
     on_a = owslib_edit(a.url, direct["access_token"], "vehicles")
     assert on_a["location"].startswith(f"{a.url}/collections/vehicles/items/")
     assert on_a["after_update"] == "on scene" and on_a["deleted"]
