@@ -73,7 +73,8 @@ UTM33 = Crs(f"{EPSG_URI}25833", "EPSG:25833", "ETRS89 / UTM zone 33N", False)
 
 SUPPORTED: tuple[Crs, ...] = (CRS84, WGS84, WEB_MERCATOR, UTM32, UTM33)
 SUPPORTED_URIS: list[str] = [c.uri for c in SUPPORTED]
-STORAGE_CRS = CRS84
+STORAGE_CRS = CRS84  # every feature is stored in CRS84 (``storageCrs``)
+DEFAULT_CRS = CRS84  # answers are in CRS84 unless ``crs`` asks otherwise (Part 1 §7.13)
 
 _BY_NAME: dict[str, Crs] = {
     name.lower(): crs for crs in SUPPORTED for name in (crs.uri, crs.code, f"[{crs.code}]")
