@@ -1,6 +1,7 @@
 """CRS by reference (OGC API – Features Part 2): names, axis order, round trips, bbox
 densification and every bad value refused with the name of its parameter."""
 
+import dataclasses
 import math
 from typing import Any
 
@@ -279,3 +280,14 @@ def test_items_query_carries_the_crs_and_a_crs84_bbox() -> None:
     )
     assert query.crs is UTM32 and query.bboxes == ((9.9, 51.5, 10.0, 51.6),)
     assert parse_items_query({}, default_limit=10, max_limit=100).crs is CRS84
+
+
+def test_a_transformed_feature_keeps_every_other_field() -> None:
+    """crs._with_geometry copies the fields one by one (for speed): a new field of
+    StoredFeature must be added there too, and here."""
+    names = {f.name for f in dataclasses.fields(StoredFeature)}
+    assert names == {"id", "id_is_number", "geometry_json", "properties_json", "version", "key"}
+    feature = StoredFeature("7", True, '{"type":"Point","coordinates":[9.9,51.5]}', "{}", 3, 4)
+    (moved,) = features_in([feature], UTM32)
+    assert moved.geometry_json != feature.geometry_json
+    assert dataclasses.replace(moved, geometry_json=feature.geometry_json) == feature
