@@ -204,6 +204,10 @@ def test_to_crs84_leaves_the_body_alone() -> None:
         ),
         ({"type": "Point", "coordinates": [math.nan, 5_700_000]}, "geometry"),
         ({"type": "Point", "coordinates": [1e12, 1e12]}, "geometry"),
+        # PROJ would wrap these to real places (66°N 160°W, 2°N 9°E): they do not come back
+        ({"type": "Point", "coordinates": [0, 1.7e308]}, "geometry"),
+        ({"type": "Point", "coordinates": [500_000, 1e9]}, "geometry"),
+        ({"type": "Point", "coordinates": [10**400, 5_700_000]}, "geometry"),
     ],
 )
 def test_bad_body_geometries_name_where(geometry: Any, path: str) -> None:
@@ -263,6 +267,8 @@ def test_projected_bbox_across_the_antimeridian_is_split() -> None:
         ({"bbox-crs": "EPSG:25832", "bbox": "600000,5700000,500000,5800000"}, "bbox"),
         ({"bbox-crs": "EPSG:25832", "bbox": "1e12,1e12,2e12,2e12"}, "bbox"),
         ({"bbox-crs": "EPSG:25832", "bbox": "inf,0,1,1"}, "bbox"),
+        ({"bbox-crs": "EPSG:25832", "bbox": "400000,5000000,600000,1e9"}, "bbox"),
+        ({"bbox-crs": "EPSG:25832", "bbox": "1.5e7,5700000,1.6e7,5800000"}, "bbox"),
         ({"bbox-crs": "EPSG:4326", "bbox": "95,9.9,96,10"}, "bbox"),
     ],
 )

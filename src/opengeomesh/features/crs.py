@@ -39,6 +39,7 @@ EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/"
 BBOX_STEP_METRES = 500.0  # densify projected bbox edges to at most this spacing
 BBOX_MAX_STEPS = 2000  # points per edge at most, however large the box
 BBOX_MARGIN_DEGREES = 1e-6  # about 0.1 m: covers what lies between the densified points
+ROUND_TRIP = {True: 1e-9, False: 0.01}  # degrees or metres an input may move there and back
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,24 +175,45 @@ def _nested(value: Any, depth: int, out: list[list[float]]) -> None:
             raise exc.at(f"[{i}]") from None
 
 
-def _transform(positions: list[list[float]], source: Crs, target: Crs) -> bool:
+def _transform(
+    positions: list[list[float]], source: Crs, target: Crs, *, inputs: bool = False
+) -> bool:
     """Transform positions in place (heights kept), rounded to the target's precision; False
-    when one lies where the transformation is not defined."""
+    when one lies where the transformation is not defined. ``inputs`` (a client's coordinates)
+    are also transformed back and must come out where they went in: PROJ maps some impossible
+    ones (a northing of 10⁹ m in UTM) to real places."""
     if not positions:
         return True
     count = len(positions)
-    xs = np.fromiter((p[0] for p in positions), dtype=np.float64, count=count)
-    ys = np.fromiter((p[1] for p in positions), dtype=np.float64, count=count)
+    try:
+        xs = np.fromiter((p[0] for p in positions), dtype=np.float64, count=count)
+        ys = np.fromiter((p[1] for p in positions), dtype=np.float64, count=count)
+    except OverflowError:  # an integer past any float, from a request body
+        return False
     tx, ty = _transformer(source.code, target.code).transform(xs, ys)
-    if not (np.isfinite(tx).all() and np.isfinite(ty).all()):
+    if inputs and not _round_trips(xs, ys, tx, ty, source, target):
         return False
     digits = target.digits
-    for position, x, y in zip(
-        positions, np.round(tx, digits).tolist(), np.round(ty, digits).tolist(), strict=True
-    ):
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values round to inf: refused
+        tx, ty = np.round(tx, digits), np.round(ty, digits)
+    if not (np.isfinite(tx).all() and np.isfinite(ty).all()):
+        return False
+    for position, x, y in zip(positions, tx.tolist(), ty.tolist(), strict=True):
         position[0] = x
         position[1] = y
     return True
+
+
+def _round_trips(
+    xs: Any, ys: Any, tx: Any, ty: Any, source: Crs, target: Crs, *, y_only: bool = False
+) -> bool:
+    """Whether ``tx, ty`` (in target) transform back to ``xs, ys`` (in source)."""
+    bx, by = _transformer(target.code, source.code).transform(tx, ty)
+    tolerance = ROUND_TRIP[source.geographic]
+    with np.errstate(invalid="ignore"):  # NaN and inf compare False: not a round trip
+        same_y = np.abs(np.asarray(by) - ys) <= tolerance
+        same_x = True if y_only else np.abs(np.asarray(bx) - xs) <= tolerance
+        return bool(np.all(same_y) and np.all(same_x))
 
 
 def features_in(features: Sequence[StoredFeature], crs: Crs) -> list[StoredFeature]:
@@ -241,7 +263,7 @@ def to_crs84(geometry: Any, crs: Crs, path: str = "geometry") -> Any:
         _positions(copied, positions)
     except _Malformed as exc:
         raise InvalidInput(exc.path(path), exc.reason) from None
-    if not _transform(positions, crs, CRS84):
+    if not _transform(positions, crs, CRS84, inputs=True):
         raise InvalidInput(path, f"has positions outside the area where {crs.code} is defined")
     return copied
 
@@ -265,7 +287,12 @@ def box_to_crs84(box: BBox, crs: Crs) -> BBox:
     steps = max(x1 - x0, y1 - y0) / BBOX_STEP_METRES
     points = int(min(max(math.ceil(steps), 21), BBOX_MAX_STEPS))
     bounds = _transformer(crs.code, CRS84.code).transform_bounds(x0, y0, x1, y1, densify_pts=points)
-    if not all(math.isfinite(v) for v in bounds):
+    xs, ys = np.array([x0, x1, x0, x1]), np.array([y0, y0, y1, y1])
+    lons, lats = _transformer(crs.code, CRS84.code).transform(xs, ys)
+    # northings only: an easting past Web Mercator's edge wraps round the antimeridian, as meant
+    if not all(math.isfinite(v) for v in bounds) or not _round_trips(
+        xs, ys, lons, lats, crs, CRS84, y_only=True
+    ):
         raise InvalidInput("bbox", f"lies outside the area where {crs.code} is defined")
     west, south, east, north = bounds
     margin = BBOX_MARGIN_DEGREES
