@@ -266,7 +266,7 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
     meta["numberReturned"] = len(features)
     meta["timeStamp"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     meta["links"] = links
-    headers = {"Content-Crs": query.crs.header}  # Part 2 §6.2.2, on every page
+    headers = {"Content-Crs": query.crs.header}  # /req/crs/ogc-crs-header, CRS84 too
     if fmt is Format.HTML:
         rows = [_html_row(f) for f in features]
         return render(
@@ -320,7 +320,7 @@ def item(
     caller: CurrentCaller,
 ) -> Response:
     """``GET /collections/{collectionId}/items/{featureId}`` (/req/core/f-success), with ETag,
-    in the CRS of ``crs`` (Part 2 /req/crs/crs-action)."""
+    in the CRS of ``crs`` (Part 2 /req/crs/fc-crs-action)."""
     params = check_parameters(request, ITEM_PARAMETERS)
     fmt = chosen_format(request)
     crs = parse_crs(params["crs"], "crs") if "crs" in params else DEFAULT_CRS

@@ -1,10 +1,10 @@
 """Coordinate reference systems: OGC API – Features Part 2, CRS by reference (OGC 18-058r1).
 
 Features are stored in CRS84 (longitude, latitude; the Part 1 default, ``storageCrs``). A client
-may ask for them in another supported CRS (``crs``, §6.2), give a ``bbox`` in one
-(``bbox-crs``, §6.3), or send a body in one (``Content-Crs``, Part 4 with Part 2). Coordinates
-then follow the axis order of the CRS's authority, as Part 2 requires (§6.2, "Coordinate
-reference system information independent of the feature encoding"): EPSG:4326 is latitude
+may ask for them in another supported CRS (``crs``, /req/crs/fc-crs-action), give a ``bbox`` in
+one (``bbox-crs``, /req/crs/fc-bbox-crs-action), or send a body in one (``Content-Crs``, Part 4
+with Part 2). Coordinates then follow the axis order of the CRS's authority, as Part 2 requires
+(GeoJSON's lon/lat rule gives way by prior arrangement, RFC 7946 §4): EPSG:4326 is latitude
 before longitude; CRS84 is longitude before latitude; the projected ones are easting before
 northing.
 
@@ -58,7 +58,7 @@ class Crs:
 
     @property
     def header(self) -> str:
-        """The ``Content-Crs`` value: the URI in angle brackets (Part 2, §6.2.2)."""
+        """The ``Content-Crs`` value: the URI in angle brackets (/req/crs/ogc-crs-header-value)."""
         return f"<{self.uri}>"
 
     @property
@@ -75,7 +75,7 @@ UTM33 = Crs(f"{EPSG_URI}25833", "EPSG:25833", "ETRS89 / UTM zone 33N", False)
 SUPPORTED: tuple[Crs, ...] = (CRS84, WGS84, WEB_MERCATOR, UTM32, UTM33)
 SUPPORTED_URIS: list[str] = [c.uri for c in SUPPORTED]
 STORAGE_CRS = CRS84  # every feature is stored in CRS84 (``storageCrs``)
-DEFAULT_CRS = CRS84  # answers are in CRS84 unless ``crs`` asks otherwise (Part 1 §7.13)
+DEFAULT_CRS = CRS84  # answers are in CRS84 unless ``crs`` asks otherwise (Part 1's default)
 
 _BY_NAME: dict[str, Crs] = {
     name.lower(): crs for crs in SUPPORTED for name in (crs.uri, crs.code, f"[{crs.code}]")

@@ -110,7 +110,7 @@ def _integer(params: Mapping[str, str], name: str, default: int, *, minimum: int
 
 def parse_bbox(text: str, crs: Crs = CRS84) -> tuple[BBox, ...]:
     """Parse ``minLon,minLat,maxLon,maxLat`` (or the 6-number form with heights) in CRS84, or
-    the lower and upper corner in ``crs`` (``bbox-crs``, Part 2 §6.3), into CRS84 boxes.
+    the lower and upper corner in ``crs`` (``bbox-crs``, Part 2), into CRS84 boxes.
 
     A box whose west edge is east of its east edge crosses the antimeridian and is split in two.
     """
