@@ -181,6 +181,21 @@ def test_to_crs84_leaves_the_body_alone() -> None:
     assert to_crs84(body, CRS84) is body and to_crs84(None, UTM32) is None
 
 
+def test_shared_positions_and_bbox_members() -> None:
+    """A ring built in Python may close with the very list it opened with: it is transformed
+    once. A geometry's ``bbox`` member is in the old CRS: it goes."""
+    start = [564851.961, 5709624.763]
+    ring = [start, [565851.961, 5709624.763], [565851.961, 5710624.763], start]
+    body = {"type": "Polygon", "coordinates": [ring], "bbox": [1, 2, 3, 4]}
+    result = to_crs84(body, UTM32)
+    first, *_, last = result["coordinates"][0]
+    assert first == last == pytest.approx(list(TOWN), abs=1e-8)
+    assert "bbox" not in result and body["bbox"] == [1, 2, 3, 4]
+    assert ring[0] is start and start == [564851.961, 5709624.763]
+    served = geometry_in({"type": "Point", "coordinates": list(TOWN), "bbox": [0, 0, 1, 1]}, UTM32)
+    assert "bbox" not in served
+
+
 @pytest.mark.parametrize(
     ("geometry", "path"),
     [

@@ -19,7 +19,6 @@ each pair of CRSs gets one, cached; pyproj's transformers may be shared between 
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 from collections.abc import Sequence
@@ -132,31 +131,39 @@ class _Malformed(Exception):
         return start + "".join(reversed(self.where))
 
 
-def _positions(geometry: Any, out: list[list[float]]) -> None:
-    """Collect every position of a GeoJSON geometry (RFC 7946 §3.1), of any type, in order."""
+def _positions(geometry: Any, out: list[list[float]], *, copy: bool = False) -> Any:
+    """Collect every position of a GeoJSON geometry (RFC 7946 §3.1), of any type, in order, to
+    be transformed in place. Without ``copy`` the geometry is ours (just parsed) and is returned
+    as it is; with ``copy`` it is the caller's, and a copy with new positions is returned. A
+    ``bbox`` member, in the old CRS, is dropped."""
     if not isinstance(geometry, dict):
         raise _Malformed("must be a GeoJSON geometry object")
     kind = geometry.get("type")
+    result = {k: v for k, v in geometry.items() if k != "bbox"} if copy else geometry
+    result.pop("bbox", None)
     if kind == "GeometryCollection":
         members = geometry.get("geometries")
         if not isinstance(members, list):
             raise _Malformed("must be an array").at(".geometries")
+        walked = []
         for i, member in enumerate(members):
             try:
-                _positions(member, out)
+                walked.append(_positions(member, out, copy=copy))
             except _Malformed as exc:
                 raise exc.at(f".geometries[{i}]") from None
-        return
+        result["geometries"] = walked
+        return result
     depth = GEOMETRY_DEPTH.get(kind) if isinstance(kind, str) else None
     if depth is None:
         raise _Malformed(f"{kind!r} is not a GeoJSON geometry type").at(".type")
     try:
-        _nested(geometry.get("coordinates"), depth, out)
+        result["coordinates"] = _nested(geometry.get("coordinates"), depth, out, copy)
     except _Malformed as exc:
         raise exc.at(".coordinates") from None
+    return result
 
 
-def _nested(value: Any, depth: int, out: list[list[float]]) -> None:
+def _nested(value: Any, depth: int, out: list[list[float]], copy: bool) -> Any:
     if depth == 0:
         if (
             not isinstance(value, list)
@@ -164,15 +171,18 @@ def _nested(value: Any, depth: int, out: list[list[float]]) -> None:
             or not all(type(n) is float or type(n) is int for n in value)
         ):
             raise _Malformed("a position is an array of 2 or 3 numbers")
-        out.append(value)
-        return
+        position = list(value) if copy else value
+        out.append(position)
+        return position
     if not isinstance(value, list):
         raise _Malformed("must be an array")
+    items = []
     for i, item in enumerate(value):
         try:
-            _nested(item, depth - 1, out)
+            items.append(_nested(item, depth - 1, out, copy))
         except _Malformed as exc:
             raise exc.at(f"[{i}]") from None
+    return items
 
 
 def _transform(
@@ -257,10 +267,9 @@ def to_crs84(geometry: Any, crs: Crs, path: str = "geometry") -> Any:
     every CRS84 geometry. Errors name the JSON path below ``path``."""
     if crs.is_crs84 or geometry is None:
         return geometry
-    copied = copy.deepcopy(geometry)
     positions: list[list[float]] = []
     try:
-        _positions(copied, positions)
+        copied = _positions(geometry, positions, copy=True)
     except _Malformed as exc:
         raise InvalidInput(exc.path(path), exc.reason) from None
     if not _transform(positions, crs, CRS84, inputs=True):
