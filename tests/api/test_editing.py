@@ -4,6 +4,7 @@ If-Match, OPTIONS, who may write, bad bodies, and the record of changes."""
 from typing import Any
 
 import orjson
+from pyproj import Transformer
 
 from tests.conftest import InProcessClient, World
 
@@ -142,7 +143,7 @@ def test_bad_writes_change_nothing(client: InProcessClient, world: World) -> Non
         hydrant(),
         **{"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/31467>"},
     )
-    assert other_crs.status_code == 400
+    assert other_crs.status_code == 400 and other_crs.json()["parameter"] == "Content-Crs"
     for crs in (
         "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>",
         "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
@@ -150,3 +151,41 @@ def test_bad_writes_change_nothing(client: InProcessClient, world: World) -> Non
         assert post(client, world, "alice", hydrant(), **{"Content-Crs": crs}).status_code == 201
     after = client.get(f"{ITEMS}/1", headers=alice)
     assert after.json() == before.json() and after.headers["etag"] == before.headers["etag"]
+
+
+def test_a_body_in_utm_is_stored_in_crs84(client: InProcessClient, world: World) -> None:
+    easting, northing = 565000.0, 5709000.0  # near Göttingen, ETRS89 / UTM 32N
+    lon, lat = Transformer.from_crs("EPSG:25832", "OGC:CRS84", always_xy=True).transform(
+        easting, northing
+    )
+    body = {**hydrant(), "geometry": {"type": "Point", "coordinates": [easting, northing]}}
+    made = post(
+        client,
+        world,
+        "alice",
+        body,
+        **{"Content-Crs": "http://www.opengis.net/def/crs/EPSG/0/25832"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.headers["content-crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+    stored = made.json()["geometry"]["coordinates"]
+    assert abs(stored[0] - lon) < 1e-8 and abs(stored[1] - lat) < 1e-8
+    back = client.get(
+        made.headers["location"] + "?crs=http://www.opengis.net/def/crs/EPSG/0/25832",
+        headers=world.auth("alice"),
+    ).json()["geometry"]["coordinates"]
+    assert abs(back[0] - easting) < 0.01 and abs(back[1] - northing) < 0.01
+    # an ETag read in another CRS still names this version for If-Match
+    etag = client.get(
+        made.headers["location"] + "?crs=EPSG:25832", headers=world.auth("alice")
+    ).headers["etag"]
+    patched = client.patch(
+        made.headers["location"],
+        headers={
+            **world.auth("alice"),
+            "Content-Type": "application/merge-patch+json",
+            "If-Match": etag,
+        },
+        content=orjson.dumps({"properties": {"kind": "wall"}}),
+    )
+    assert patched.status_code == 200, patched.text

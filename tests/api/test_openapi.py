@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from opengeomesh.api.openapi import OCM_SCHEMAS, SCHEMAS
 from opengeomesh.api.routes import install_routes
+from opengeomesh.features.query import ITEM_PARAMETERS, ITEMS_PARAMETERS
 from opengeomesh.ocm.addresses import OcmAddress
 from opengeomesh.ocm.models import ShareType
 from opengeomesh.ocm.payloads import NOTIFICATION_TYPES, notification_body, share_body
@@ -50,11 +51,14 @@ def test_document_validates(client: InProcessClient) -> None:
 def test_security_and_parameters_declared(client: InProcessClient) -> None:
     document = client.get("/api").json()
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
-    declared = {
-        ref["$ref"].rsplit("/", 1)[1]
-        for ref in document["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]
+    items = "/collections/{collectionId}/items"
+    expected = {
+        items: {"collectionId", *ITEMS_PARAMETERS},
+        items + "/{featureId}": {"collectionId", "featureId", *ITEM_PARAMETERS},
     }
-    assert declared == {"collectionId", "f", "limit", "bbox", "datetime", "offset", "cursor"}
+    for path, names in expected.items():
+        parameters = document["paths"][path]["get"]["parameters"]
+        assert {ref["$ref"].rsplit("/", 1)[1] for ref in parameters} == names, path
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert operation.get("security"), f"{method} {path} declares no security"

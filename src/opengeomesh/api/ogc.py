@@ -19,6 +19,14 @@ from starlette.responses import Response
 from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.negotiation import Format, chosen_format
 from opengeomesh.errors import InvalidInput
+from opengeomesh.features.crs import (
+    DEFAULT_CRS,
+    STORAGE_CRS,
+    SUPPORTED_URIS,
+    Crs,
+    features_in,
+    parse_crs,
+)
 from opengeomesh.features.encoding import feature_bytes
 from opengeomesh.features.models import (
     Access,
@@ -27,7 +35,7 @@ from opengeomesh.features.models import (
     StoredFeature,
     feature_etag,
 )
-from opengeomesh.features.query import ITEMS_PARAMETERS, parse_items_query
+from opengeomesh.features.query import ITEM_PARAMETERS, ITEMS_PARAMETERS, parse_items_query
 from opengeomesh.features.remote import MountedLayer
 from opengeomesh.features.timeval import rfc3339
 from opengeomesh.web.pages import render
@@ -44,6 +52,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
@@ -178,7 +187,8 @@ def collection_body(
         "title": found.title,
         "description": found.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": SUPPORTED_URIS,
+        "storageCrs": STORAGE_CRS.uri,
         "links": _collection_links(base, found, fmt),
         "extent": _extent(found),
         "owner": found.owner_name,
@@ -201,7 +211,8 @@ def mounted_body(
         "title": layer.title,
         "description": layer.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": SUPPORTED_URIS,  # asked of the sender, or transformed here if it answers CRS84
+        "storageCrs": STORAGE_CRS.uri,
         "links": _collection_links(base, layer, fmt),
         "access": layer.share.permission,
         "sharedBy": layer.shared_by,
@@ -253,28 +264,34 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
     )
     found: Named
     if layer is not None:
-        found, page = layer, services.mounts.items(layer, params)
+        found, page = layer, services.mounts.items(layer, params, query.crs)
+        features = page.features  # in query.crs already: the sender's, or made so there
     else:
         found, page = services.catalog.items(caller, collection_id, query)
+        features = features_in(page.features, query.crs)
     base = base_url(request)
     links = _items_links(base, found, params, page, fmt)
     meta: dict[str, Any] = {}
     if page.number_matched is not None:
         meta["numberMatched"] = page.number_matched
-    meta["numberReturned"] = len(page.features)
+    meta["numberReturned"] = len(features)
     meta["timeStamp"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     meta["links"] = links
+    headers = {"Content-Crs": query.crs.header}  # /req/crs/ogc-crs-header, CRS84 too
     if fmt is Format.HTML:
-        return render(request, "items.html", collection=found, page=meta, features=_html_rows(page))
+        rows = [_html_row(f) for f in features]
+        return render(
+            request, "items.html", collection=found, page=meta, features=rows, headers=headers
+        )
     body = b"".join(
         (
             b'{"type":"FeatureCollection","features":[',
-            b",".join(feature_bytes(f) for f in page.features),
+            b",".join(feature_bytes(f) for f in features),
             b"],",
             orjson.dumps(meta)[1:],
         )
     )
-    return Response(body, media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 def _items_links(
@@ -313,29 +330,36 @@ def item(
     request: Request,
     caller: CurrentCaller,
 ) -> Response:
-    """``GET /collections/{collectionId}/items/{featureId}`` (/req/core/f-success), with ETag."""
-    fmt = _format(request, {"f"})
+    """``GET /collections/{collectionId}/items/{featureId}`` (/req/core/f-success), with ETag,
+    in the CRS of ``crs`` (Part 2 /req/crs/fc-crs-action)."""
+    params = check_parameters(request, ITEM_PARAMETERS)
+    fmt = chosen_format(request)
+    crs = parse_crs(params["crs"], "crs") if "crs" in params else DEFAULT_CRS
     services = services_of(request)
     layer = services.mounts.find(caller, collection_id)
     if layer is not None:
-        return _mounted_item(request, layer, feature_id, fmt)
+        return _mounted_item(request, layer, feature_id, fmt, crs)
     found, feature = services.catalog.item(caller, collection_id, feature_id)
-    etag = entity_tag(found, feature, fmt)
+    etag = entity_tag(found, feature, fmt, crs)
     headers = {"ETag": etag}
     matches = _etags(request.headers.get("if-none-match", ""))
     if etag in matches or "*" in matches:
         return Response(status_code=304, headers=headers)
-    return feature_response(request, found, feature, fmt, headers)
+    (feature,) = features_in([feature], crs)
+    return feature_response(request, found, feature, fmt, headers | {"Content-Crs": crs.header})
 
 
-def _mounted_item(request: Request, layer: MountedLayer, feature_id: str, fmt: Format) -> Response:
+def _mounted_item(
+    request: Request, layer: MountedLayer, feature_id: str, fmt: Format, crs: Crs
+) -> Response:
     """A feature of a mounted share: asked of the sender, with its ETag (JSON only, as the
     HTML page is made here)."""
     condition = request.headers.get("if-none-match", "") if fmt is Format.JSON else ""
-    remote = services_of(request).mounts.item(layer, feature_id, condition)
+    remote = services_of(request).mounts.item(layer, feature_id, condition, crs)
     headers = {"ETag": remote.etag} if remote.etag and fmt is Format.JSON else {}
     if remote.feature is None:
         return Response(status_code=304, headers=headers)
+    headers["Content-Crs"] = crs.header
     return feature_response(request, layer, remote.feature, fmt, headers)
 
 
@@ -367,17 +391,18 @@ def feature_response(
     return Response(feature_bytes(feature, extra), media_type=GEOJSON, headers=headers)
 
 
-def entity_tag(found: Collection, feature: StoredFeature, fmt: Format) -> str:
-    """The ETag of one representation of a feature (see ``feature_etag``)."""
-    return feature_etag(found, feature, html=fmt is Format.HTML)
+def entity_tag(
+    found: Collection, feature: StoredFeature, fmt: Format, crs: Crs = DEFAULT_CRS
+) -> str:
+    """The ETag of one representation (format, CRS) of a feature (see ``feature_etag``)."""
+    variant = "" if crs.is_crs84 else crs.code.rsplit(":", 1)[1]
+    if fmt is Format.HTML:
+        variant = f"{variant}-html" if variant else "html"
+    return feature_etag(found, feature, variant=variant)
 
 
 def _etags(header: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
-
-
-def _html_rows(page: ItemsPage) -> list[dict[str, Any]]:
-    return [_html_row(f) for f in page.features]
 
 
 def _html_row(feature: StoredFeature) -> dict[str, Any]:

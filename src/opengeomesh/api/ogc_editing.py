@@ -17,10 +17,10 @@ from opengeomesh.api.negotiation import Format
 from opengeomesh.api.ocm import read_body
 from opengeomesh.api.ogc import base_url, check_parameters, entity_tag, feature_response
 from opengeomesh.errors import InvalidInput, UnsupportedMediaType
+from opengeomesh.features.crs import CRS84, parse_content_crs, to_crs84
 from opengeomesh.features.models import Collection, StoredFeature
 from opengeomesh.features.remote import MountedLayer
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 FEATURE_TYPES = ("application/geo+json", "application/json")
 PATCH_TYPES = ("application/merge-patch+json", "application/json")
 FORWARDED = ("content-type", "if-match", "content-crs")  # to the sender of a mounted share
@@ -31,22 +31,23 @@ async def _body(request: Request, accepted: tuple[str, ...]) -> bytes:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in accepted:
         raise UnsupportedMediaType(f"send {' or '.join(accepted)}, not {media or 'nothing'}")
-    _check_crs(request)
+    parse_content_crs(request.headers.get("content-crs"))  # refused before reading the body
     return await read_body(request, services_of(request).settings.max_feature_bytes)
 
 
-def _json(body: bytes) -> Any:
+def _json(request: Request, body: bytes) -> Any:
+    """The body as JSON, its geometry brought to CRS84 from its ``Content-Crs`` (Part 2 with
+    Part 4; with or without angle brackets, as QGIS sends none)."""
     try:
-        return orjson.loads(body)
+        parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InvalidInput("body", "not valid JSON") from None
-
-
-def _check_crs(request: Request) -> None:
-    """``Content-Crs`` of a body, with or without angle brackets (QGIS sends none)."""
-    declared = request.headers.get("content-crs")
-    if declared is not None and declared.strip().strip("<>").strip() != CRS84:
-        raise InvalidInput("Content-Crs", f"only {CRS84} is taken for bodies")
+    crs = parse_content_crs(request.headers.get("content-crs"))
+    if crs.is_crs84 or not isinstance(parsed, dict) or parsed.get("geometry") is None:
+        return parsed
+    moved = {k: v for k, v in parsed.items() if k != "bbox"}  # a bbox in the old CRS misleads
+    moved["geometry"] = to_crs84(parsed["geometry"], crs)
+    return moved
 
 
 def _location(request: Request, collection_id: str, feature_id: str) -> str:
@@ -61,6 +62,7 @@ def _written(
     etag: str | None,
 ) -> Response:
     headers = {"ETag": etag} if etag else {}
+    headers["Content-Crs"] = CRS84.header
     if status == 201:
         headers["Location"] = _location(request, found.id, feature.id)
     response = feature_response(request, found, feature, Format.JSON, headers)
@@ -91,7 +93,7 @@ async def create_item(collection_id: str, request: Request, caller: CurrentCalle
     if layer is not None:
         return await _forward(request, layer, None, body)
     found, feature = await run_in_threadpool(
-        services.editing.create, caller, collection_id, _json(body)
+        services.editing.create, caller, collection_id, _json(request, body)
     )
     return _written(request, found, feature, 201, entity_tag(found, feature, Format.JSON))
 
@@ -108,7 +110,7 @@ async def replace_item(
         return await _forward(request, layer, feature_id, body)
     if_match = request.headers.get("if-match")
     found, feature = await run_in_threadpool(
-        services.editing.replace, caller, collection_id, feature_id, _json(body), if_match
+        services.editing.replace, caller, collection_id, feature_id, _json(request, body), if_match
     )
     return _written(request, found, feature, 200, entity_tag(found, feature, Format.JSON))
 
@@ -125,7 +127,7 @@ async def update_item(
         return await _forward(request, layer, feature_id, body)
     if_match = request.headers.get("if-match")
     found, feature = await run_in_threadpool(
-        services.editing.update, caller, collection_id, feature_id, _json(body), if_match
+        services.editing.update, caller, collection_id, feature_id, _json(request, body), if_match
     )
     return _written(request, found, feature, 200, entity_tag(found, feature, Format.JSON))
 

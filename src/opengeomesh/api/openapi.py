@@ -20,6 +20,7 @@ from opengeomesh.api.auth import CurrentCaller
 from opengeomesh.api.negotiation import Format, chosen_format
 from opengeomesh.api.ogc import OPENAPI_JSON, base_url, check_parameters
 from opengeomesh.errors import InvalidInput
+from opengeomesh.features.crs import SUPPORTED_URIS
 from opengeomesh.web.pages import render
 
 DOCUMENT_CACHE = 8
@@ -88,7 +89,8 @@ PARAMETERS: dict[str, Any] = {
         "required": False,
         "style": "form",
         "explode": False,
-        "description": "Features meeting this box: minLon,minLat,maxLon,maxLat (CRS84)",
+        "description": "Features meeting this box: minLon,minLat,maxLon,maxLat (CRS84), or the"
+        " lower and upper corner in bbox-crs, in its axis order",
         "schema": {
             "type": "array",
             "minItems": 4,
@@ -104,6 +106,27 @@ PARAMETERS: dict[str, Any] = {
         "explode": False,
         "description": "Features whose time meets this instant or interval (RFC 3339, '..' open)",
         "schema": {"type": "string", "minLength": 10},
+    },
+    "crs": {
+        "name": "crs",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "description": "CRS of the coordinates in the answer (OGC API – Features Part 2), in its"
+        " authority's axis order (EPSG:4326: latitude first); short forms such as EPSG:25832"
+        " are accepted too. Default CRS84",
+        "schema": {"type": "string", "format": "uri", "enum": SUPPORTED_URIS},
+    },
+    "bbox-crs": {
+        "name": "bbox-crs",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "description": "CRS of the bbox parameter (Part 2); short forms such as EPSG:25832 are"
+        " accepted too. Default CRS84",
+        "schema": {"type": "string", "format": "uri", "enum": SUPPORTED_URIS},
     },
     "offset": {
         "name": "offset",
@@ -205,6 +228,7 @@ SCHEMAS: dict[str, Any] = {
             "extent": _ref("schemas", "Extent"),
             "itemType": {"type": "string"},
             "crs": {"type": "array", "items": {"type": "string"}},
+            "storageCrs": {"type": "string"},
             "owner": {"type": "string"},
             "public": {"type": "boolean"},
             "access": {"type": "string", "enum": ["read", "write", "manage"]},
@@ -272,6 +296,11 @@ def _ok(description: str, schema: str, media: str = "application/json") -> dict[
         },
     }
 
+
+CONTENT_CRS = {
+    "description": "The CRS of the coordinates, as <URI> (Part 2)",
+    "schema": {"type": "string"},
+}
 
 # What a mounted share (ocm-N) can answer besides: the sender refused access, failed or was
 # slow, or too many calls to other servers are under way.
@@ -358,17 +387,20 @@ OGC_PATHS: dict[str, Any] = {
     "/collections/{collectionId}/items": _ogc_get(
         "Features of a collection",
         "getFeatures",
-        ["collectionId", "f", "limit", "bbox", "datetime", "offset", "cursor"],
-        _ok("A page of features", "FeatureCollection", "application/geo+json"),
+        ["collectionId", "f", "limit", "bbox", "bbox-crs", "datetime", "offset", "cursor", "crs"],
+        {
+            **_ok("A page of features", "FeatureCollection", "application/geo+json"),
+            "headers": {"Content-Crs": CONTENT_CRS},
+        },
         ["Unauthorized", "NotFound", *MOUNTED],
     ),
     "/collections/{collectionId}/items/{featureId}": _ogc_get(
         "One feature",
         "getFeature",
-        ["collectionId", "featureId", "f"],
+        ["collectionId", "featureId", "f", "crs"],
         {
             **_ok("The feature", "Feature", "application/geo+json"),
-            "headers": {"ETag": {"schema": {"type": "string"}}},
+            "headers": {"ETag": {"schema": {"type": "string"}}, "Content-Crs": CONTENT_CRS},
         },
         ["Unauthorized", "NotFound", *MOUNTED],
     ),

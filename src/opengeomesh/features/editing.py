@@ -20,6 +20,7 @@ from opengeomesh.features.models import (
     FeatureChange,
     NewFeature,
     StoredFeature,
+    etag_is_of,
     feature_etag,
 )
 from opengeomesh.features.store import (
@@ -163,7 +164,7 @@ class Editing:
             if if_match is not None:
                 raise PreconditionFailed(f"there is no feature {feature_id!r} to match")
             raise NotFound(f"collection {collection.id!r} has no feature {feature_id!r}")
-        if if_match is not None and not _matches(if_match, feature_etag(collection, current)):
+        if if_match is not None and not _matches(if_match, collection, current):
             raise PreconditionFailed(
                 f"feature {feature_id!r} has changed since: its ETag is"
                 f" {feature_etag(collection, current)}"
@@ -197,7 +198,8 @@ class Editing:
         return written
 
 
-def _matches(header: str, etag: str) -> bool:
-    """Whether an ``If-Match`` header lists ``etag`` (strong comparison) or is ``*``."""
+def _matches(header: str, collection: Collection, feature: StoredFeature) -> bool:
+    """Whether an ``If-Match`` header is ``*`` or lists an ETag of the feature's current
+    version (strong comparison, RFC 9110 §13.1.1)."""
     tags = {tag.strip() for tag in header.split(",") if tag.strip()}
-    return "*" in tags or etag in tags
+    return "*" in tags or any(etag_is_of(tag, collection, feature) for tag in tags)

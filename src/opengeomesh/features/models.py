@@ -132,11 +132,19 @@ class FeatureChange:
     version: int
 
 
-def feature_etag(collection: Collection, feature: StoredFeature, *, html: bool = False) -> str:
-    """A strong ETag (RFC 9110 §8.8.3) for one representation of one version of a feature;
-    collection keys are never reused, so a re-created feature gets a new tag."""
-    suffix = "-html" if html else ""
+def feature_etag(collection: Collection, feature: StoredFeature, *, variant: str = "") -> str:
+    """A strong ETag (RFC 9110 §8.8.3) for one representation (``variant``: format, CRS) of
+    one version of a feature; collection keys are never reused, so a re-created feature gets
+    a new tag."""
+    suffix = f"-{variant}" if variant else ""
     return f'"{collection.key}-{feature.key}-{feature.version}{suffix}"'
+
+
+def etag_is_of(tag: str, collection: Collection, feature: StoredFeature) -> bool:
+    """Whether ``tag`` is the ETag of any representation of this version of the feature (an
+    editor may have read it in another CRS)."""
+    core = f'"{collection.key}-{feature.key}-{feature.version}'
+    return tag == f'{core}"' or (tag.startswith(f"{core}-") and tag.endswith('"'))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from opengeomesh.errors import InvalidInput
+from opengeomesh.features.crs import CRS84, Crs, box_to_crs84, parse_crs
 from opengeomesh.features.models import BBox
 from opengeomesh.features.timeval import Interval, parse_interval
 
 MAX_INTEGER = 2**63 - 1
 _INTEGER = re.compile(r"^-?[0-9]+$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
-ITEMS_PARAMETERS = frozenset({"f", "limit", "offset", "bbox", "datetime", "cursor"})
+ITEMS_PARAMETERS = frozenset(
+    {"f", "limit", "offset", "bbox", "datetime", "cursor", "crs", "bbox-crs"}
+)
+ITEM_PARAMETERS = frozenset({"f", "crs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +51,15 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class ItemsQuery:
-    """What a client asked of ``/collections/{id}/items``."""
+    """What a client asked of ``/collections/{id}/items``; ``bboxes`` are CRS84 whatever the
+    ``bbox-crs``, ``crs`` is the CRS of the answer (Part 2)."""
 
     limit: int
     offset: int = 0
     bboxes: tuple[BBox, ...] = ()
     interval: Interval | None = None
     cursor: Cursor | None = None
+    crs: Crs = CRS84
 
     @property
     def filtered(self) -> bool:
@@ -69,7 +75,9 @@ def parse_items_query(
     cursor = Cursor.decode(params["cursor"]) if "cursor" in params else None
     if cursor is not None and "offset" in params:
         raise InvalidInput("offset", "give either offset or cursor, not both")
-    bboxes = parse_bbox(params["bbox"]) if "bbox" in params else ()
+    crs = parse_crs(params["crs"], "crs") if "crs" in params else CRS84
+    bbox_crs = parse_crs(params["bbox-crs"], "bbox-crs") if "bbox-crs" in params else CRS84
+    bboxes = parse_bbox(params["bbox"], bbox_crs) if "bbox" in params else ()
     interval = None
     if "datetime" in params:
         try:
@@ -77,7 +85,12 @@ def parse_items_query(
         except ValueError as exc:
             raise InvalidInput("datetime", str(exc)) from None
     return ItemsQuery(
-        limit=min(limit, max_limit), offset=offset, bboxes=bboxes, interval=interval, cursor=cursor
+        limit=min(limit, max_limit),
+        offset=offset,
+        bboxes=bboxes,
+        interval=interval,
+        cursor=cursor,
+        crs=crs,
     )
 
 
@@ -95,8 +108,9 @@ def _integer(params: Mapping[str, str], name: str, default: int, *, minimum: int
     return value
 
 
-def parse_bbox(text: str) -> tuple[BBox, ...]:
-    """Parse ``minLon,minLat,maxLon,maxLat`` (or the 6-number form with heights) in CRS84.
+def parse_bbox(text: str, crs: Crs = CRS84) -> tuple[BBox, ...]:
+    """Parse ``minLon,minLat,maxLon,maxLat`` (or the 6-number form with heights) in CRS84, or
+    the lower and upper corner in ``crs`` (``bbox-crs``, Part 2), into CRS84 boxes.
 
     A box whose west edge is east of its east edge crosses the antimeridian and is split in two.
     """
@@ -110,7 +124,7 @@ def parse_bbox(text: str) -> tuple[BBox, ...]:
         raise InvalidInput("bbox", "numbers must be finite")
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    west, south, east, north = numbers
+    west, south, east, north = box_to_crs84((numbers[0], numbers[1], numbers[2], numbers[3]), crs)
     if not (-180 <= west <= 180 and -180 <= east <= 180):
         raise InvalidInput("bbox", "longitudes must lie between -180 and 180")
     if not (-90 <= south <= 90 and -90 <= north <= 90):

@@ -1,6 +1,11 @@
 """Mounted remote layers: each accepted share appears as a collection of this server's OGC API,
 read live from the sending server with the share's access token. Pages, filters and single
-features are asked of the sender; its answers are checked and its links replaced by ours."""
+features are asked of the sender; its answers are checked and its links replaced by ours.
+
+A CRS (OGC API – Features Part 2) is asked of the sender too: ``crs`` and ``bbox-crs`` go along,
+and the sender's ``Content-Crs`` says what came back. Features are never transformed twice: only
+an answer in CRS84 (a sender that does not do Part 2 says nothing, which means CRS84) is
+transformed here; an answer in yet another CRS is the sender's fault (502)."""
 
 from __future__ import annotations
 
@@ -23,7 +28,9 @@ from opengeomesh.errors import (
     PreconditionFailed,
     UnsupportedMediaType,
 )
+from opengeomesh.features.crs import CRS84, Crs, features_in, parse_content_crs, parse_crs
 from opengeomesh.features.models import MOUNT_ID_PATTERN, ItemsPage, StoredFeature
+from opengeomesh.features.query import ITEMS_PARAMETERS
 from opengeomesh.ocm.client import OutboundClient, PeerResponse, PeerUnavailable
 from opengeomesh.ocm.inbox import Inbox
 from opengeomesh.ocm.models import ReceivedShare
@@ -82,14 +89,21 @@ class RemoteLayers:
         answer = _object(self._get(layer, "", {}), layer)
         return answer
 
-    def items(self, layer: MountedLayer, params: dict[str, str]) -> ItemsPage:
-        """One page from the sender; ``params`` are the client's checked items parameters. A
-        ``cursor`` here wraps the query of the sender's own next or previous link, whatever
-        its paging (cursor, offset, startindex), so following our links follows the sender's."""
+    def items(self, layer: MountedLayer, params: dict[str, str], crs: Crs = CRS84) -> ItemsPage:
+        """One page from the sender, its features in ``crs``; ``params`` are the client's checked
+        items parameters. A ``cursor`` here wraps the query of the sender's own next or previous
+        link, whatever its paging (cursor, offset, startindex), so following our links follows
+        the sender's; the CRS asked for now replaces the one in it."""
         query = {k: v for k, v in params.items() if k != "f"}
         if "cursor" in query:
             query = unwrap_cursor(query["cursor"])
-        answer = _object(self._get(layer, "/items", query), layer)
+        elif "bbox-crs" in query:  # the URI, which any Part 2 server knows, for the short forms
+            query["bbox-crs"] = parse_crs(query["bbox-crs"], "bbox-crs").uri
+        query.pop("crs", None)
+        if not crs.is_crs84:
+            query["crs"] = crs.uri
+        response = self._get(layer, "/items", query)
+        answer = _object(response, layer)
         raw = answer.get("features")
         if answer.get("type") != "FeatureCollection" or not isinstance(raw, list):
             raise PeerUnavailable(f"{layer.share.sender_host} answered without features")
@@ -98,22 +112,30 @@ class RemoteLayers:
         links = links if isinstance(links, list) else []
         following = _link_query(links, "next")
         preceding = _link_query(links, "prev")
+        features = [_feature(f, layer) for f in raw]
         return ItemsPage(
-            features=[_feature(f, layer) for f in raw],
+            features=_in_crs(features, _answered_crs(response, layer), crs, layer),
             number_matched=matched if isinstance(matched, int) else None,
             next_cursor=wrap_cursor(following) if following else None,
             prev_cursor=wrap_cursor(preceding) if preceding else None,
             prev_offset=None,
         )
 
-    def item(self, layer: MountedLayer, feature_id: str, if_none_match: str) -> RemoteFeature:
+    def item(
+        self, layer: MountedLayer, feature_id: str, if_none_match: str, crs: Crs = CRS84
+    ) -> RemoteFeature:
+        """One feature from the sender, in ``crs``; its ETag, unless the feature had to be
+        transformed here (then the sender's tag is of another representation)."""
         headers = {"If-None-Match": if_none_match} if if_none_match else {}
         path = f"/items/{quote(feature_id, safe='')}"
-        response = self._get(layer, path, {}, headers)
+        response = self._get(layer, path, {} if crs.is_crs84 else {"crs": crs.uri}, headers)
         etag = response.headers.get("etag")
         if response.status == 304:
             return RemoteFeature(None, etag)
-        return RemoteFeature(_feature(_object(response, layer), layer), etag)
+        feature = _feature(_object(response, layer), layer)
+        answered = _answered_crs(response, layer)
+        (feature,) = _in_crs([feature], answered, crs, layer)
+        return RemoteFeature(feature, etag if answered == crs else None)
 
     def _get(
         self,
@@ -216,6 +238,27 @@ def _feature(raw: Any, layer: MountedLayer) -> StoredFeature:
     )
 
 
+def _answered_crs(response: PeerResponse, layer: MountedLayer) -> Crs:
+    """The CRS of the sender's features, from its ``Content-Crs`` (CRS84 when it says none)."""
+    try:
+        return parse_content_crs(response.headers.get("content-crs"))
+    except InvalidInput:
+        host = layer.share.sender_host
+        raise PeerUnavailable(f"{host} answered in a CRS this server does not know") from None
+
+
+def _in_crs(
+    features: list[StoredFeature], answered: Crs, asked: Crs, layer: MountedLayer
+) -> list[StoredFeature]:
+    """The sender's features in the CRS asked for: as they came, or transformed from CRS84."""
+    if answered == asked:
+        return features
+    if answered.is_crs84:
+        return features_in(features, asked)
+    host = layer.share.sender_host
+    raise PeerUnavailable(f"{host} answered in {answered.code}, not in {asked.code} as asked")
+
+
 def _link_query(links: list[Any], rel: str) -> dict[str, str]:
     """The query parameters of the sender's link of ``rel`` (its paging state), without the
     format, which is ours to choose."""
@@ -259,7 +302,8 @@ def _refusal(layer: MountedLayer, response: PeerResponse, field: str) -> Excepti
     if status == 404:
         return NotFound(f"{host} has no such feature or collection (any more)")
     if status == 400:
-        return InvalidInput(field, f"{host} refused the request: {detail}")
+        named = _parameter(response) if field == "query" else field
+        return InvalidInput(named, f"{host} refused the request: {detail}")
     if status in (401, 403):
         return Forbidden(f"{host} refused: {detail}")
     kinds: dict[int, type[OpenGeoMeshError]] = {
@@ -271,6 +315,15 @@ def _refusal(layer: MountedLayer, response: PeerResponse, field: str) -> Excepti
     if status in kinds:
         return kinds[status](f"{host}: {detail}")
     return PeerUnavailable(f"{host} answered {status}: {detail}")
+
+
+def _parameter(response: PeerResponse) -> str:
+    """The items parameter the sender's 400 names, if it names one of ours; else ``query``."""
+    try:
+        named = orjson.loads(response.body).get("parameter")
+    except (orjson.JSONDecodeError, AttributeError):
+        return "query"
+    return named if isinstance(named, str) and named in ITEMS_PARAMETERS else "query"
 
 
 def _detail(response: PeerResponse) -> str:
