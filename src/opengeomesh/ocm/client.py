@@ -242,9 +242,7 @@ class OutboundClient:
                         raise PeerTimeout(f"{_where(request)} did not answer in time")
                     body += chunk
                     if len(body) > limit:
-                        raise PeerUnavailable(
-                            f"{_where(request)} answered more than {limit} bytes"
-                        )
+                        raise PeerUnavailable(f"{_where(request)} answered more than {limit} bytes")
                 return PeerResponse(response.status_code, response.headers, bytes(body))
         except AddressRefused:
             raise
