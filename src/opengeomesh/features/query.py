@@ -11,13 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from opengeomesh.errors import InvalidInput
+from opengeomesh.features.filtering import FILTER_PARAMETERS, Filter, parse_filter_parameters
 from opengeomesh.features.models import BBox
 from opengeomesh.features.timeval import Interval, parse_interval
 
 MAX_INTEGER = 2**63 - 1
 _INTEGER = re.compile(r"^-?[0-9]+$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
-ITEMS_PARAMETERS = frozenset({"f", "limit", "offset", "bbox", "datetime", "cursor"})
+ITEMS_PARAMETERS = (
+    frozenset({"f", "limit", "offset", "bbox", "datetime", "cursor"}) | FILTER_PARAMETERS
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +57,11 @@ class ItemsQuery:
     bboxes: tuple[BBox, ...] = ()
     interval: Interval | None = None
     cursor: Cursor | None = None
+    filter: Filter | None = None  # Part 3: AND-combined with bbox and datetime
 
     @property
     def filtered(self) -> bool:
-        return bool(self.bboxes) or self.interval is not None
+        return bool(self.bboxes) or self.interval is not None or self.filter is not None
 
 
 def parse_items_query(
@@ -77,7 +81,12 @@ def parse_items_query(
         except ValueError as exc:
             raise InvalidInput("datetime", str(exc)) from None
     return ItemsQuery(
-        limit=min(limit, max_limit), offset=offset, bboxes=bboxes, interval=interval, cursor=cursor
+        limit=min(limit, max_limit),
+        offset=offset,
+        bboxes=bboxes,
+        interval=interval,
+        cursor=cursor,
+        filter=parse_filter_parameters(params),
     )
 
 
