@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from opengeomesh.api.openapi import OCM_SCHEMAS, SCHEMAS
 from opengeomesh.api.routes import install_routes
+from opengeomesh.features.query import ITEMS_PARAMETERS
 from opengeomesh.ocm.addresses import OcmAddress
 from opengeomesh.ocm.models import ShareType
 from opengeomesh.ocm.payloads import NOTIFICATION_TYPES, notification_body, share_body
@@ -54,7 +55,7 @@ def test_security_and_parameters_declared(client: InProcessClient) -> None:
         ref["$ref"].rsplit("/", 1)[1]
         for ref in document["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]
     }
-    assert declared == {"collectionId", "f", "limit", "bbox", "datetime", "offset", "cursor"}
+    assert declared == ITEMS_PARAMETERS | {"collectionId"}  # every parameter the server reads
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert operation.get("security"), f"{method} {path} declares no security"

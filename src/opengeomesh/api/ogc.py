@@ -20,8 +20,10 @@ from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.negotiation import Format, chosen_format
 from opengeomesh.errors import InvalidInput
 from opengeomesh.features.encoding import feature_bytes
+from opengeomesh.features.filtering import CONFORMANCE as FILTER_CONFORMANCE
 from opengeomesh.features.models import Access, Collection, ItemsPage, StoredFeature
 from opengeomesh.features.query import ITEMS_PARAMETERS, parse_items_query
+from opengeomesh.features.queryables import QUERYABLES_REL, SCHEMA_JSON
 from opengeomesh.features.remote import MountedLayer
 from opengeomesh.features.timeval import rfc3339
 from opengeomesh.web.pages import render
@@ -114,7 +116,7 @@ def landing_page(request: Request, _: CurrentCaller) -> Response:
 def conformance(request: Request, _: CurrentCaller) -> Response:
     """``GET /conformance``: the conformance classes implemented (/req/core/conformance-success)."""
     fmt = _format(request, {"f"})
-    body = {"conformsTo": CONFORMANCE}
+    body = {"conformsTo": CONFORMANCE + FILTER_CONFORMANCE}
     if fmt is Format.HTML:
         return render(request, "conformance.html", page=body)
     return _json(body)
@@ -212,6 +214,7 @@ def _collection_links(base: str, found: Named, fmt: Format) -> list[dict[str, st
         link(f"{url}?f=html", _rel(fmt, Format.HTML), HTML, found.title),
         link(f"{url}/items?f=json", "items", GEOJSON, "Features as GeoJSON"),
         link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
+        link(f"{url}/queryables", QUERYABLES_REL, SCHEMA_JSON, "What filters may name"),
     ]
 
 
