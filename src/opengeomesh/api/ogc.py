@@ -28,6 +28,7 @@ from opengeomesh.features.crs import (
     parse_crs,
 )
 from opengeomesh.features.encoding import feature_bytes
+from opengeomesh.features.filtering import CONFORMANCE as FILTER_CONFORMANCE
 from opengeomesh.features.models import (
     Access,
     Collection,
@@ -36,6 +37,7 @@ from opengeomesh.features.models import (
     feature_etag,
 )
 from opengeomesh.features.query import ITEM_PARAMETERS, ITEMS_PARAMETERS, parse_items_query
+from opengeomesh.features.queryables import QUERYABLES_REL, SCHEMA_JSON
 from opengeomesh.features.remote import MountedLayer
 from opengeomesh.features.timeval import rfc3339
 from opengeomesh.web.pages import render
@@ -134,7 +136,7 @@ def landing_page(request: Request, _: CurrentCaller) -> Response:
 def conformance(request: Request, _: CurrentCaller) -> Response:
     """``GET /conformance``: the conformance classes implemented (/req/core/conformance-success)."""
     fmt = _format(request, {"f"})
-    body = {"conformsTo": CONFORMANCE}
+    body = {"conformsTo": CONFORMANCE + FILTER_CONFORMANCE}
     if fmt is Format.HTML:
         return render(request, "conformance.html", page=body)
     return _json(body)
@@ -234,6 +236,7 @@ def _collection_links(base: str, found: Named, fmt: Format) -> list[dict[str, st
         link(f"{url}?f=html", _rel(fmt, Format.HTML), HTML, found.title),
         link(f"{url}/items?f=json", "items", GEOJSON, "Features as GeoJSON"),
         link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
+        link(f"{url}/queryables", QUERYABLES_REL, SCHEMA_JSON, "What filters may name"),
     ]
 
 

@@ -128,6 +128,36 @@ PARAMETERS: dict[str, Any] = {
         " accepted too. Default CRS84",
         "schema": {"type": "string", "format": "uri", "enum": SUPPORTED_URIS},
     },
+    "filter": {
+        "name": "filter",
+        "in": "query",
+        "required": False,
+        "description": "A CQL2 filter (OGC API – Features Part 3) in filter-lang, AND-combined with"
+        " bbox and datetime. Properties as listed in the collection's queryables, the feature"
+        " geometry as 'geometry'. Supported: AND, OR, NOT, comparisons, IS NULL, LIKE, BETWEEN,"
+        " IN, the S_ spatial functions with WKT (text) or GeoJSON (JSON) literals and BBOX, the"
+        " T_ temporal functions with TIMESTAMP, DATE and INTERVAL",
+        "schema": {"type": "string", "maxLength": 20000},
+    },
+    "filter-lang": {
+        "name": "filter-lang",
+        "in": "query",
+        "required": False,
+        "description": "The language of filter; cql2-json is URL-encoded JSON",
+        "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"},
+    },
+    "filter-crs": {
+        "name": "filter-crs",
+        "in": "query",
+        "required": False,
+        "description": "The CRS of the coordinates in filter geometries",
+        "schema": {
+            "type": "string",
+            "format": "uri",
+            "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+            "default": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        },
+    },
     "offset": {
         "name": "offset",
         "in": "query",
@@ -384,10 +414,36 @@ OGC_PATHS: dict[str, Any] = {
         _ok("The collection", "Collection"),
         ["Unauthorized", "NotFound", *MOUNTED],
     ),
+    "/collections/{collectionId}/queryables": _ogc_get(
+        "Properties a filter may name",
+        "getQueryables",
+        ["collectionId", "f"],
+        {
+            "description": "The queryables as JSON Schema 2020-12 (Part 3)",
+            "content": {
+                "application/schema+json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+        ["Unauthorized", "NotFound", *MOUNTED],
+    ),
     "/collections/{collectionId}/items": _ogc_get(
         "Features of a collection",
         "getFeatures",
-        ["collectionId", "f", "limit", "bbox", "bbox-crs", "datetime", "offset", "cursor", "crs"],
+        [
+            "collectionId",
+            "f",
+            "limit",
+            "bbox",
+            "bbox-crs",
+            "datetime",
+            "filter",
+            "filter-lang",
+            "filter-crs",
+            "offset",
+            "cursor",
+            "crs",
+        ],
         {
             **_ok("A page of features", "FeatureCollection", "application/geo+json"),
             "headers": {"Content-Crs": CONTENT_CRS},

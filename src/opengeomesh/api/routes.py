@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from opengeomesh.api import manage, manage_shares, ocm, ocm_sharing, ogc
 from opengeomesh.api import ogc_editing as editing
+from opengeomesh.api.ogc_queryables import queryables
 from opengeomesh.api.openapi import api_document, api_page
 
 READ = ["GET", "HEAD"]
@@ -54,6 +55,7 @@ OGC_ROUTES = [
     Route("/api.html", api_page, READ, "This API definition as HTML"),
     Route("/collections", ogc.collections, READ, "Collections you may read"),
     Route("/collections/{collection_id}", ogc.collection, READ, "One collection"),
+    Route("/collections/{collection_id}/queryables", queryables, READ, "Queryables (Part 3)"),
     Route("/collections/{collection_id}/items", ogc.items, READ, "Features of a collection"),
     Route("/collections/{collection_id}/items/{feature_id}", ogc.item, READ, "One feature"),
     Route("/collections/{collection_id}/items", editing.create_item, ["POST"], "Add a feature"),

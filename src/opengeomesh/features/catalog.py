@@ -14,6 +14,7 @@ from typing import IO
 from opengeomesh.accounts.directory import AccountDirectory, require_user
 from opengeomesh.accounts.models import Caller
 from opengeomesh.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from opengeomesh.features.filtering import check_properties
 from opengeomesh.features.importing import FeatureReader, SourceFormat, staged
 from opengeomesh.features.models import (
     Access,
@@ -198,8 +199,22 @@ class Catalog:
         self, caller: Caller, collection_id: str, query: ItemsQuery
     ) -> tuple[Collection, ItemsPage]:
         collection = self.require(caller, collection_id, Access.READ)
+        if query.filter is not None:
+            check_properties(query.filter, lambda name: self._queryable(collection, name))
         page = self._features.page(collection, query, count_limit=self._count_limit)
         return collection, page
+
+    def queryables(
+        self, caller: Caller, collection_id: str
+    ) -> tuple[Collection, dict[str, frozenset[str]]]:
+        """The collection and its properties' JSON types, for its queryables (Part 3)."""
+        collection = self.require(caller, collection_id, Access.READ)
+        return collection, self._features.property_types(collection)
+
+    def _queryable(self, collection: Collection, name: str) -> bool:
+        if name == collection.temporal_property:
+            return True
+        return self._features.has_property(collection, name)
 
     def item(
         self, caller: Caller, collection_id: str, feature_id: str

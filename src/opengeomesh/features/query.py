@@ -12,14 +12,16 @@ from dataclasses import dataclass
 
 from opengeomesh.errors import InvalidInput
 from opengeomesh.features.crs import CRS84, Crs, box_to_crs84, parse_crs
+from opengeomesh.features.filtering import FILTER_PARAMETERS, Filter, parse_filter_parameters
 from opengeomesh.features.models import BBox
 from opengeomesh.features.timeval import Interval, parse_interval
 
 MAX_INTEGER = 2**63 - 1
 _INTEGER = re.compile(r"^-?[0-9]+$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
-ITEMS_PARAMETERS = frozenset(
-    {"f", "limit", "offset", "bbox", "datetime", "cursor", "crs", "bbox-crs"}
+ITEMS_PARAMETERS = (
+    frozenset({"f", "limit", "offset", "bbox", "datetime", "cursor", "crs", "bbox-crs"})
+    | FILTER_PARAMETERS
 )
 ITEM_PARAMETERS = frozenset({"f", "crs"})
 
@@ -60,10 +62,11 @@ class ItemsQuery:
     interval: Interval | None = None
     cursor: Cursor | None = None
     crs: Crs = CRS84
+    filter: Filter | None = None  # Part 3: AND-combined with bbox and datetime
 
     @property
     def filtered(self) -> bool:
-        return bool(self.bboxes) or self.interval is not None
+        return bool(self.bboxes) or self.interval is not None or self.filter is not None
 
 
 def parse_items_query(
@@ -91,6 +94,7 @@ def parse_items_query(
         interval=interval,
         cursor=cursor,
         crs=crs,
+        filter=parse_filter_parameters(params),
     )
 
 

@@ -89,6 +89,25 @@ class RemoteLayers:
         answer = _object(self._get(layer, "", {}), layer)
         return answer
 
+    def queryables(self, layer: MountedLayer) -> dict[str, Any]:
+        """The sender's queryables (Part 3), reduced to the members a JSON Schema of
+        queryables has; ``$id`` is left for the caller to set to its own URL."""
+        answer = _object(self._get(layer, "/queryables", {}), layer)
+        properties = answer.get("properties")
+        if not isinstance(properties, dict):
+            raise PeerUnavailable(
+                f"{layer.share.sender_host} answered queryables without properties"
+            )
+        kept = {k: v for k, v in properties.items() if isinstance(k, str) and isinstance(v, dict)}
+        additional = answer.get("additionalProperties")
+        return {
+            "$schema": answer.get("$schema", "https://json-schema.org/draft/2020-12/schema"),
+            "type": "object",
+            "title": layer.title,
+            "properties": kept,
+            "additionalProperties": additional if isinstance(additional, bool) else True,
+        }
+
     def items(self, layer: MountedLayer, params: dict[str, str], crs: Crs = CRS84) -> ItemsPage:
         """One page from the sender, its features in ``crs``; ``params`` are the client's checked
         items parameters. A ``cursor`` here wraps the query of the sender's own next or previous

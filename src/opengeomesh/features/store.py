@@ -63,6 +63,14 @@ class FeatureStore(Protocol):
         ...
 
     def scan(self, collection: Collection) -> Iterator[StoredFeature]: ...
+    def property_types(self, collection: Collection) -> dict[str, frozenset[str]]:
+        """Property names and the JSON types of their values (``integer``, ``real``, ``text``,
+        ``true``, ``false``, ``array``, ``object``), from all features or a large sample."""
+        ...
+
+    def has_property(self, collection: Collection, name: str) -> bool:
+        """Whether any feature has this property (asked for names missing from the sample)."""
+        ...
 
 
 class FeatureWriter(Protocol):

@@ -76,3 +76,42 @@ def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# How the ``cql2`` package reads a time written in a filter or held by a property (its
+# ``parse_ts``): a space may stand for the ``T``, and a shortened form is completed with the
+# start of its year, month, day, hour or minute, in UTC.
+_CQL2_COMPLETION = {
+    4: "-01-01T00:00:00Z",
+    7: "-01T00:00:00Z",
+    10: "T00:00:00Z",
+    13: ":00:00Z",
+    16: ":00Z",
+    19: "Z",
+}
+_CQL2_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+
+
+def cql2_seconds(text: str) -> float:
+    """The instant a CQL2 time denotes, as POSIX seconds; raises ``ValueError``.
+
+    ``2026-11-28`` is midnight UTC (a ``DATE`` widens it to the day, not this function), and
+    ``2026-11-28 06:17`` the minute's start, as ``cql2``'s evaluator reads them.
+    """
+    value = text.replace(" ", "T")
+    value += _CQL2_COMPLETION.get(len(value), "")
+    if not _CQL2_TIME.match(value):
+        raise ValueError(f"{text!r} is not a date or an RFC 3339 time (2026-11-28T06:17:00Z)")
+    try:
+        seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not a valid date or time") from None
+    if not EARLIEST <= seconds <= LATEST:
+        raise ValueError(f"{text!r} is outside the years 1 to 9999 (UTC)")
+    return seconds
+
+
+def is_cql2_date(text: str) -> bool:
+    """Whether ``cql2`` reads a time value as a calendar day rather than an instant: a value
+    without a time part (no ``T`` or space), in the interval relations beside a ``DATE``."""
+    return "T" not in text and " " not in text

@@ -16,6 +16,7 @@ import shapely
 from shapely.geometry import box
 
 from opengeomesh.errors import Busy
+from opengeomesh.storage.sqlite import predicates
 
 MIGRATIONS_PACKAGE = "opengeomesh.storage.sqlite.migrations"
 _POINT_WKB = struct.Struct("<bIdd")
@@ -85,6 +86,7 @@ class Database:
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA cache_size=-8000")  # 8 MB per connection (one per thread)
         conn.create_function("ogm_intersects", 5, _intersects, deterministic=True)
+        predicates.register(conn)  # exact tests of CQL2 filters (filters.py)
         return conn
 
     @contextmanager

@@ -24,6 +24,8 @@ from opengeomesh.features.models import (
 from opengeomesh.features.query import Cursor, ItemsQuery
 from opengeomesh.features.store import DuplicateFeatureId
 from opengeomesh.storage.sqlite.database import Database, now_text
+from opengeomesh.storage.sqlite.filters import translate
+from opengeomesh.storage.sqlite.properties import PropertySampler
 
 BATCH = 5000
 _SELECT = "f.fid, f.id, f.id_numeric, f.geometry, f.properties, f.version"
@@ -67,10 +69,17 @@ class SqliteFeatureStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._properties = PropertySampler(db)
+
+    def property_types(self, collection: Collection) -> dict[str, frozenset[str]]:
+        return self._properties.types(collection)
+
+    def has_property(self, collection: Collection, name: str) -> bool:
+        return self._properties.has(collection, name)
 
     def page(self, collection: Collection, query: ItemsQuery, *, count_limit: int) -> ItemsPage:
         table, rtree = _tables(collection.key)
-        source, where, args = _selection(table, rtree, query)
+        source, where, args = _selection(table, rtree, query, collection.temporal_property)
         cursor = query.cursor
         limit = query.limit
         if cursor is not None:
@@ -116,7 +125,7 @@ class SqliteFeatureStore:
         if not query.filtered:
             return collection.feature_count
         table, rtree = _tables(collection.key)
-        source, where, args = _selection(table, rtree, query)
+        source, where, args = _selection(table, rtree, query, collection.temporal_property)
         sql = f"SELECT 1 {source} WHERE {' AND '.join(where)} LIMIT ?"
         count = conn.execute(f"SELECT count(*) FROM ({sql})", (*args, count_limit + 1)).fetchone()
         return None if count[0] > count_limit else int(count[0])
@@ -184,21 +193,30 @@ class SqliteFeatureStore:
             last = rows[-1][0]
 
 
-def _selection(table: str, rtree: str, query: ItemsQuery) -> tuple[str, list[str], list[Any]]:
+def _selection(
+    table: str, rtree: str, query: ItemsQuery, temporal_property: str | None
+) -> tuple[str, list[str], list[Any]]:
     """The FROM clause, conditions and arguments that select the features a query matches."""
     where: list[str] = []
     args: list[Any] = []
     source = f"FROM {table} f"
-    if len(query.bboxes) == 1:
+    translated = None
+    if query.filter is not None:
+        translated = translate(query.filter, rtree=rtree, temporal_property=temporal_property)
+    boxes = query.bboxes
+    if not boxes and translated is not None and translated.driving is not None:
+        boxes = (translated.driving,)  # the filter's spatial predicate starts from the R*Tree
+    if len(boxes) == 1:
         source = f"FROM {rtree} r JOIN {table} f ON f.fid = r.fid"
-        west, south, east, north = query.bboxes[0]
+        west, south, east, north = boxes[0]
         where.append("r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
         args += [east, west, north, south]
-        where.append("ogm_intersects(f.wkb, ?, ?, ?, ?)")
-        args += [west, south, east, north]
-    elif query.bboxes:
+        if query.bboxes:
+            where.append("ogm_intersects(f.wkb, ?, ?, ?, ?)")
+            args += [west, south, east, north]
+    elif boxes:
         parts = []
-        for west, south, east, north in query.bboxes:
+        for west, south, east, north in boxes:
             parts.append(
                 f"f.fid IN (SELECT fid FROM {rtree} WHERE minx <= ? AND maxx >= ?"
                 " AND miny <= ? AND maxy >= ?) AND ogm_intersects(f.wkb, ?, ?, ?, ?)"
@@ -213,6 +231,9 @@ def _selection(table: str, rtree: str, query: ItemsQuery) -> tuple[str, list[str
         if end is not None:
             where.append("f.t0 <= ?")
             args.append(end)
+    if translated is not None:
+        where.append(translated.where.text)
+        args += translated.where.args
     return source, where, args
 
 
