@@ -12,6 +12,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from opengeomesh.accounts.models import Caller
 from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.negotiation import Format
 from opengeomesh.api.ocm import read_body
@@ -102,32 +103,29 @@ async def replace_item(
     collection_id: str, feature_id: str, request: Request, caller: CurrentCaller
 ) -> Response:
     """``PUT /collections/{collectionId}/items/{featureId}``: 200 with the feature and ETag."""
-    check_parameters(request, ())
-    services = services_of(request)
-    layer = services.mounts.find(caller, collection_id)
-    body = await _body(request, FEATURE_TYPES)
-    if layer is not None:
-        return await _forward(request, layer, feature_id, body)
-    if_match = request.headers.get("if-match")
-    found, feature = await run_in_threadpool(
-        services.editing.replace, caller, collection_id, feature_id, _json(request, body), if_match
-    )
-    return _written(request, found, feature, 200, entity_tag(found, feature, Format.JSON))
+    return await _change(request, caller, collection_id, feature_id, replace=True)
 
 
 async def update_item(
     collection_id: str, feature_id: str, request: Request, caller: CurrentCaller
 ) -> Response:
     """``PATCH /collections/{collectionId}/items/{featureId}`` with a JSON Merge Patch."""
+    return await _change(request, caller, collection_id, feature_id, replace=False)
+
+
+async def _change(
+    request: Request, caller: Caller, collection_id: str, feature_id: str, *, replace: bool
+) -> Response:
     check_parameters(request, ())
     services = services_of(request)
     layer = services.mounts.find(caller, collection_id)
-    body = await _body(request, PATCH_TYPES)
+    body = await _body(request, FEATURE_TYPES if replace else PATCH_TYPES)
     if layer is not None:
         return await _forward(request, layer, feature_id, body)
+    gesture = services.editing.replace if replace else services.editing.update
     if_match = request.headers.get("if-match")
     found, feature = await run_in_threadpool(
-        services.editing.update, caller, collection_id, feature_id, _json(request, body), if_match
+        gesture, caller, collection_id, feature_id, _json(request, body), if_match
     )
     return _written(request, found, feature, 200, entity_tag(found, feature, Format.JSON))
 
@@ -160,7 +158,7 @@ def item_options(
     return _options(request, caller, collection_id, item=True)
 
 
-def _options(request: Request, caller: Any, collection_id: str, *, item: bool) -> Response:
+def _options(request: Request, caller: Caller, collection_id: str, *, item: bool) -> Response:
     services = services_of(request)
     layer = services.mounts.find(caller, collection_id)
     if layer is not None:
