@@ -274,10 +274,17 @@ class _Translation:
         if op != c.op:
             left, right = right, left
         if op == "t_disjoint":
-            return sql("(NOT ({} <= {} AND {} >= {}))", left[0], right[1], left[1], right[0])
-        named = {"ls": left[0], "le": left[1], "rs": right[0], "re": right[1]}
-        parts = [sql(f"{{}} {cmp} {{}}", named[a], named[b]) for a, cmp, b in _RELATIONS[op]]
-        return sql("(" + " AND ".join("{}" for _ in parts) + ")", *parts)
+            relation = sql("(NOT ({} <= {} AND {} >= {}))", left[0], right[1], left[1], right[0])
+        else:
+            named = {"ls": left[0], "le": left[1], "rs": right[0], "re": right[1]}
+            terms = [sql(f"{{}} {cmp} {{}}", named[a], named[b]) for a, cmp, b in _RELATIONS[op]]
+            relation = sql("(" + " AND ".join("{}" for _ in terms) + ")", *terms)
+        bounds = [b for p in (c.left, c.right) if isinstance(p, Period) for b in (p.start, p.end)]
+        if not any(isinstance(b, Property) for b in bounds):
+            return relation
+        # an interval with an unknown bound is unknown as a whole, whichever end is compared
+        ends = sql("({} IS NULL OR {} IS NULL OR {} IS NULL OR {} IS NULL)", *left, *right)
+        return sql("(CASE WHEN {} THEN NULL ELSE {} END)", ends, relation)
 
     # --- spatial ------------------------------------------------------------------------------
 
