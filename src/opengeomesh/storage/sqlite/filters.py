@@ -16,7 +16,7 @@ from the R*Tree instead. The collection's temporal property is read from the ind
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from opengeomesh.features.conditions import (
     Between,
@@ -44,6 +44,7 @@ from opengeomesh.features.conditions import (
 from opengeomesh.features.filtering import Filter
 from opengeomesh.features.models import BBox
 from opengeomesh.features.timeval import END_OF_DAY
+from opengeomesh.storage.sqlite.sql_pieces import FALSE, NULL, TRUE, Sql, like_to_glob, sql
 
 OPEN_START, OPEN_END = -1e18, 1e18  # seconds beyond every storable time ('..' in intervals)
 KINDS = ("number", "string", "boolean")
@@ -70,31 +71,6 @@ _INVERSE = {
     "t_finishedBy": "t_finishes",
 }
 _CONVERSE = {"s_within": "s_contains", "s_contains": "s_within"}  # the others are symmetric
-
-
-class Sql(NamedTuple):
-    """A piece of SQL and the parameters of its ``?`` placeholders, in order."""
-
-    text: str
-    args: tuple[Any, ...] = ()
-
-
-def sql(template: str, *parts: Sql | Any) -> Sql:
-    """Fill the ``{}`` of ``template`` in order: a ``Sql`` piece as it is, any other value
-    as a bound parameter."""
-    texts: list[str] = []
-    args: list[Any] = []
-    for part in parts:
-        if isinstance(part, Sql):
-            texts.append(part.text)
-            args.extend(part.args)
-        else:
-            texts.append("?")
-            args.append(part)
-    return Sql(template.format(*texts), tuple(args))
-
-
-NULL, TRUE, FALSE = Sql("NULL"), Sql("1"), Sql("0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,24 +377,3 @@ def _may_be(operand: Scalar, kind: str) -> bool:
     if isinstance(operand, Property):
         return True
     return isinstance(operand, Value) and _kind_of(operand.value) == kind
-
-
-def like_to_glob(pattern: str) -> str:
-    """A CQL2 LIKE pattern (``%``, ``_``, ``\\`` escapes; case-sensitive) as a SQLite GLOB
-    pattern (``*``, ``?``; GLOB's own special characters bracketed)."""
-    out: list[str] = []
-    chars = iter(pattern)
-    for char in chars:
-        if char == "\\":
-            out.append(_glob_literal(next(chars, "")))
-        elif char == "%":
-            out.append("*")
-        elif char == "_":
-            out.append("?")
-        else:
-            out.append(_glob_literal(char))
-    return "".join(out)
-
-
-def _glob_literal(char: str) -> str:
-    return f"[{char}]" if char in "*?[" else char
