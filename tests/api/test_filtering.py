@@ -180,3 +180,44 @@ def test_fuzzed_filters_are_200_or_400(
     assert response.status_code in (200, 400), response.text
     if response.status_code == 400:
         assert response.json()["parameter"] == "filter"
+
+
+OPS = ["and", "or", "not", "=", "<", "like", "between", "in", "isNull", "s_intersects"]
+OPS += ["s_within", "t_after", "t_during", "casei", "+", "a_contains", "nope"]
+LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=False),
+    st.sampled_from(["x", "..", "2026-11-28", "%", "\\"]),
+    st.sampled_from(["kind", "diameter_mm", "geometry", "checked", "nope"]).map(
+        lambda name: {"property": name}
+    ),
+    st.sampled_from(["2026-11-28T06:00:00Z", "bad"]).map(lambda t: {"timestamp": t}),
+    st.just({"date": "2026-11-28"}),
+    st.lists(st.floats(-200, 200), max_size=6).map(lambda b: {"bbox": b}),
+    st.just({"type": "Point", "coordinates": [9.9, 51.5]}),
+)
+JSON_TREES = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(st.sampled_from(OPS), st.lists(inner, max_size=3)).map(
+            lambda t: {"op": t[0], "args": t[1]}
+        ),
+        st.lists(inner, max_size=2).map(lambda i: {"interval": i}),
+    ),
+    max_leaves=8,
+)
+
+
+@given(JSON_TREES)
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_fuzzed_json_filters_are_200_or_400(
+    client: InProcessClient, world: World, tree: object
+) -> None:
+    text = quote(orjson.dumps(tree).decode())
+    response = client.get(f"{ITEMS}?filter-lang=cql2-json&filter={text}", headers=world.auth("bob"))
+    assert response.status_code in (200, 400), response.text
