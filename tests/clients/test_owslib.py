@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+from opengeomesh import samples
 from tests.conftest import LiveServer
 
 SCRIPT = """
@@ -20,6 +21,10 @@ if token:
     result["matched"] = page["numberMatched"]
     result["one"] = api.collection_item("hydrants", "7")["properties"]["kind"]
     result["conformance"] = api.conformance()["conformsTo"]
+    text = "diameter_mm = 100 AND kind LIKE 'u%'"
+    filtered = api.collection_items("hydrants", filter=text, limit=2000)
+    result["filtered"] = sorted(f["id"] for f in filtered["features"])
+    result["queryables"] = sorted(api.collection_queryables("hydrants")["properties"])
 print(json.dumps(result))
 """
 
@@ -41,6 +46,13 @@ def test_owslib_reads_with_a_token(live_server: LiveServer) -> None:
     assert result["ids"] == list(range(101, 151)) and result["matched"] == 1234
     assert result["one"] in ("underground", "pillar", "wall")
     assert any(c.endswith("ogcapi-features-1/1.0/conf/core") for c in result["conformance"])
+    assert result["filtered"] == sorted(
+        f["id"]
+        for f in samples.hydrants(1234)["features"]
+        if f["properties"]["diameter_mm"] == 100 and f["properties"]["kind"].startswith("u")
+    )
+    assert len(result["filtered"]) > 50
+    assert result["queryables"] == ["checked", "diameter_mm", "flow_l_min", "geometry", "kind"]
 
 
 def test_owslib_without_a_token_sees_nothing_private(live_server: LiveServer) -> None:

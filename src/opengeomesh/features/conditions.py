@@ -96,10 +96,12 @@ class Period:
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """A literal geometry (WKT in cql2-text, GeoJSON in cql2-json, or ``BBOX``), in CRS84."""
+    """A literal geometry (WKT in cql2-text, GeoJSON in cql2-json, or ``BBOX``), in CRS84;
+    ``is_box`` when it is exactly its bounding box (a store may test boxes faster)."""
 
     wkb: bytes
     bbox: BBox
+    is_box: bool = False
 
 
 Scalar = Property | Value | Instant

@@ -251,7 +251,8 @@ class Reader:
         if not geom.is_valid:
             raise _bad(f"a geometry literal is not valid: {shapely.is_valid_reason(geom)}")
         minx, miny, maxx, maxy = geom.bounds
-        return Shape(wkb=shapely.to_wkb(geom), bbox=(minx, miny, maxx, maxy))
+        exact_box = geom.geom_type == "Polygon" and geom.equals(box(minx, miny, maxx, maxy))
+        return Shape(shapely.to_wkb(geom), (minx, miny, maxx, maxy), is_box=exact_box)
 
     def _count(self) -> None:
         self._nodes += 1
@@ -319,7 +320,10 @@ def _box(numbers: Any) -> Shape:
     minx, maxx, miny, maxy = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
     if not (minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90):
         raise _bad("BBOX lies outside longitude -180..180, latitude -90..90")
-    return Shape(wkb=shapely.to_wkb(box(minx, miny, maxx, maxy)), bbox=(minx, miny, maxx, maxy))
+    geometry = box(minx, miny, maxx, maxy)
+    return Shape(
+        shapely.to_wkb(geometry), (minx, miny, maxx, maxy), is_box=minx < maxx and miny < maxy
+    )
 
 
 def _unsupported(op: str) -> str:

@@ -79,7 +79,7 @@ class SqliteFeatureStore:
 
     def page(self, collection: Collection, query: ItemsQuery, *, count_limit: int) -> ItemsPage:
         table, rtree = _tables(collection.key)
-        source, where, args = _selection(table, rtree, query, collection.temporal_property)
+        source, where, args = _selection(table, rtree, query, collection)
         cursor = query.cursor
         limit = query.limit
         if cursor is not None:
@@ -125,7 +125,7 @@ class SqliteFeatureStore:
         if not query.filtered:
             return collection.feature_count
         table, rtree = _tables(collection.key)
-        source, where, args = _selection(table, rtree, query, collection.temporal_property)
+        source, where, args = _selection(table, rtree, query, collection)
         sql = f"SELECT 1 {source} WHERE {' AND '.join(where)} LIMIT ?"
         count = conn.execute(f"SELECT count(*) FROM ({sql})", (*args, count_limit + 1)).fetchone()
         return None if count[0] > count_limit else int(count[0])
@@ -194,7 +194,7 @@ class SqliteFeatureStore:
 
 
 def _selection(
-    table: str, rtree: str, query: ItemsQuery, temporal_property: str | None
+    table: str, rtree: str, query: ItemsQuery, collection: Collection
 ) -> tuple[str, list[str], list[Any]]:
     """The FROM clause, conditions and arguments that select the features a query matches."""
     where: list[str] = []
@@ -202,7 +202,12 @@ def _selection(
     source = f"FROM {table} f"
     translated = None
     if query.filter is not None:
-        translated = translate(query.filter, rtree=rtree, temporal_property=temporal_property)
+        translated = translate(
+            query.filter,
+            rtree=rtree,
+            temporal_property=collection.temporal_property,
+            extent=collection.bbox,
+        )
     boxes = query.bboxes
     if not boxes and translated is not None and translated.driving is not None:
         boxes = (translated.driving,)  # the filter's spatial predicate starts from the R*Tree

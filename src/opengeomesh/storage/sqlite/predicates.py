@@ -8,6 +8,7 @@ never raises: an exception in a SQL function would fail the whole query.
 from __future__ import annotations
 
 import sqlite3
+import struct
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -28,6 +29,15 @@ PREDICATES: dict[str, Callable[[Any, Any], Any]] = {
     "s_contains": shapely.contains,
 }
 
+# 2D points (most features) skip building a geometry: WKB little-endian Point, then x and y
+_POINT = b"\x01\x01\x00\x00\x00"
+_POINT_WKB = struct.Struct("<bIdd")
+_POINT_TESTS: dict[str, Callable[[Any, float, float], Any]] = {
+    "s_intersects": shapely.intersects_xy,
+    "s_disjoint": lambda g, x, y: not shapely.intersects_xy(g, x, y),
+    "s_contains": shapely.contains_xy,
+}
+
 
 @lru_cache(maxsize=32)
 def _prepared(wkb: bytes) -> Any:
@@ -44,7 +54,11 @@ def spatial(op: str, first: bytes | None, second: bytes | None) -> int | None:
     if first is None or second is None:
         return None
     try:
-        return int(bool(PREDICATES[op](_prepared(first), shapely.from_wkb(second))))
+        literal = _prepared(first)
+        if len(second) == 21 and second[:5] == _POINT and op in _POINT_TESTS:
+            _, _, x, y = _POINT_WKB.unpack(second)
+            return int(bool(_POINT_TESTS[op](literal, x, y)))
+        return int(bool(PREDICATES[op](literal, shapely.from_wkb(second))))
     except (KeyError, shapely.errors.GEOSException, shapely.errors.ShapelyError, ValueError):
         return None
 
