@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from opengeomesh.api.openapi import MOUNTED, _problem, _ref
+from opengeomesh.api.openapi_parts import MOUNTED
+from opengeomesh.api.openapi_parts import problem as _problem
+from opengeomesh.api.openapi_parts import ref as _ref
 
 TAG = "OGC API – Features"
 EDITING_RESPONSES = {
