@@ -1,6 +1,7 @@
 """OGC API – Features Part 4 in process: create, replace, update, delete, ETags and
 If-Match, OPTIONS, who may write, bad bodies, and the record of changes."""
 
+import threading
 from typing import Any
 
 import orjson
@@ -189,3 +190,52 @@ def test_a_body_in_utm_is_stored_in_crs84(client: InProcessClient, world: World)
         content=orjson.dumps({"properties": {"kind": "wall"}}),
     )
     assert patched.status_code == 200, patched.text
+
+
+def test_patching_a_geometry_replaces_it_whole(client: InProcessClient, world: World) -> None:
+    alice = world.auth("alice")
+    patched = client.patch(
+        f"{ITEMS}/3",
+        headers={**alice, "Content-Type": "application/merge-patch+json"},
+        content=orjson.dumps(
+            {
+                "geometry": {
+                    "type": "GeometryCollection",
+                    "geometries": [{"type": "Point", "coordinates": [9.9, 51.5]}],
+                }
+            }
+        ),
+    )
+    assert patched.status_code == 200, patched.text
+    assert "coordinates" not in patched.json()["geometry"]
+
+
+def test_the_caller_is_checked_before_the_body(client: InProcessClient, world: World) -> None:
+    odd = {"Content-Type": "text/plain"}
+    assert client.post(ITEMS, headers=odd, content=b"x").status_code == 401
+    assert client.post(ITEMS, headers={**world.auth("bob"), **odd}, content=b"x").status_code == 403
+    assert (
+        client.post(ITEMS, headers={**world.auth("carol"), **odd}, content=b"x").status_code == 404
+    )
+
+
+def test_many_patches_at_once_all_land(client: InProcessClient, world: World) -> None:
+    alice = world.auth("alice")
+    answers: list[int] = []
+
+    def patch(n: int) -> None:
+        answer = client.patch(
+            f"{ITEMS}/4",
+            headers={**alice, "Content-Type": "application/merge-patch+json"},
+            content=orjson.dumps({"properties": {f"p{n}": n}}),
+        )
+        answers.append(answer.status_code)
+
+    threads = [threading.Thread(target=patch, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 20
+    properties = client.get(f"{ITEMS}/4", headers=alice).json()["properties"]
+    assert all(properties[f"p{n}"] == n for n in range(20))  # no merge undid another

@@ -17,14 +17,14 @@ from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.negotiation import Format
 from opengeomesh.api.ocm import read_body
 from opengeomesh.api.ogc import base_url, check_parameters, entity_tag, feature_response
-from opengeomesh.errors import InvalidInput, UnsupportedMediaType
+from opengeomesh.errors import Forbidden, InvalidInput, UnsupportedMediaType
 from opengeomesh.features.crs import CRS84, parse_content_crs, to_crs84
-from opengeomesh.features.models import Collection, StoredFeature
+from opengeomesh.features.models import Access, Collection, StoredFeature
 from opengeomesh.features.remote import MountedLayer
 
 FEATURE_TYPES = ("application/geo+json", "application/json")
 PATCH_TYPES = ("application/merge-patch+json", "application/json")
-FORWARDED = ("content-type", "if-match", "content-crs")  # to the sender of a mounted share
+FORWARDED = ("content-type", "content-crs")  # to the sender of a mounted share, with If-Match
 
 
 async def _body(request: Request, accepted: tuple[str, ...]) -> bytes:
@@ -71,25 +71,51 @@ def _written(
     return response
 
 
+def _if_match(request: Request) -> str | None:
+    """Every ``If-Match`` line as one list (RFC 9110 §5.3), or None."""
+    lines = request.headers.getlist("if-match")
+    return ", ".join(lines) if lines else None
+
+
+async def _target(request: Request, caller: Caller, collection_id: str) -> MountedLayer | None:
+    """The mounted layer written to, or None for a local collection; either way the caller's
+    right to write is checked before the body is read."""
+    services = services_of(request)
+    layer = services.mounts.find(caller, collection_id)
+    if layer is not None:
+        if layer.share.permission != "write":
+            raise Forbidden(f"the share of {layer.title!r} is read-only")
+        return layer
+    await run_in_threadpool(services.catalog.require, caller, collection_id, Access.WRITE)
+    return None
+
+
 async def _forward(
     request: Request, layer: MountedLayer, feature_id: str | None, body: bytes
 ) -> Response:
     """A write to a mounted share, done by the sending server; its answer mapped to ours."""
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED}
+    if_match = _if_match(request)
+    if if_match is not None:
+        headers["if-match"] = if_match
     mounts = services_of(request).mounts
     response, feature = await run_in_threadpool(
         mounts.write, layer, request.method, feature_id, body, headers
     )
-    if feature is None:
-        return Response(status_code=204)
-    return _written(request, layer, feature, response.status, response.headers.get("etag"))
+    if feature is not None:
+        return _written(request, layer, feature, response.status, response.headers.get("etag"))
+    if response.status == 201:  # created there, though its answer had no readable feature
+        made = response.headers.get("location", "").rsplit("/items/", 1)[-1]
+        location = f"{base_url(request)}/collections/{layer.id}/items/{made}"
+        return Response(status_code=201, headers={"Location": location})
+    return Response(status_code=204)
 
 
 async def create_item(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
     """``POST /collections/{collectionId}/items``: 201 with ``Location`` and ``ETag``."""
     check_parameters(request, ())
     services = services_of(request)
-    layer = services.mounts.find(caller, collection_id)
+    layer = await _target(request, caller, collection_id)
     body = await _body(request, FEATURE_TYPES)
     if layer is not None:
         return await _forward(request, layer, None, body)
@@ -118,12 +144,12 @@ async def _change(
 ) -> Response:
     check_parameters(request, ())
     services = services_of(request)
-    layer = services.mounts.find(caller, collection_id)
+    layer = await _target(request, caller, collection_id)
     body = await _body(request, FEATURE_TYPES if replace else PATCH_TYPES)
     if layer is not None:
         return await _forward(request, layer, feature_id, body)
     gesture = services.editing.replace if replace else services.editing.update
-    if_match = request.headers.get("if-match")
+    if_match = _if_match(request)
     found, feature = await run_in_threadpool(
         gesture, caller, collection_id, feature_id, _json(request, body), if_match
     )
@@ -136,10 +162,10 @@ async def delete_item(
     """``DELETE /collections/{collectionId}/items/{featureId}``: 204."""
     check_parameters(request, ())
     services = services_of(request)
-    layer = services.mounts.find(caller, collection_id)
+    layer = await _target(request, caller, collection_id)
     if layer is not None:
         return await _forward(request, layer, feature_id, b"")
-    if_match = request.headers.get("if-match")
+    if_match = _if_match(request)
     await run_in_threadpool(services.editing.delete, caller, collection_id, feature_id, if_match)
     return Response(status_code=204)
 

@@ -30,8 +30,6 @@ from opengeomesh.features.store import (
     VersionMismatch,
 )
 
-PATCH_ATTEMPTS = 3  # a merge without If-Match is redone if another write came in between
-
 
 def actor_of(caller: Caller) -> str:
     """Who a change is recorded for: the local user, or the OCM address behind a share."""
@@ -109,26 +107,34 @@ class Editing:
     def update(
         self, caller: Caller, collection_id: str, feature_id: str, patch: Any, if_match: str | None
     ) -> tuple[Collection, StoredFeature]:
-        """Change parts of a feature with a JSON Merge Patch (PATCH)."""
+        """Change parts of a feature with a JSON Merge Patch (PATCH); the merge happens in the
+        write's own transaction, so it never undoes a write that came in between."""
         collection = self._catalog.require(caller, collection_id, Access.WRITE)
         if not isinstance(patch, dict):
             raise InvalidInput("body", "a JSON Merge Patch is a JSON object")
-        for attempt in range(PATCH_ATTEMPTS):
-            current = self._current(collection, feature_id, if_match)
-            merged = merge_patch(as_geojson(current), patch)
-            if str(merged.get("id")) != current.id:
+        seen = self._current(collection, feature_id, if_match)
+
+        def merged(current: StoredFeature) -> NewFeature:
+            result = merge_patch(as_geojson(current), patch)
+            if "geometry" in patch:  # a geometry is replaced whole, never member by member
+                result["geometry"] = patch["geometry"]
+            if str(result.get("id")) != current.id:
                 raise InvalidInput("id", f"the id cannot change ({feature_id!r})")
-            merged["type"] = "Feature"
-            merged.setdefault("geometry", None)
-            feature = parse_feature(merged, temporal_property=collection.temporal_property)
-            try:
-                return collection, self._write(  # a merge must not undo a write in between
-                    caller, collection, current, feature, ChangeAction.UPDATE, check=True
-                )
-            except PreconditionFailed:
-                if if_match is not None or attempt == PATCH_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+            result["type"] = "Feature"
+            result.setdefault("geometry", None)
+            return parse_feature(result, temporal_property=collection.temporal_property)
+
+        try:
+            written = self._writer.update(
+                collection,
+                feature_id,
+                merged,
+                expected=seen.version if if_match is not None else None,
+                actor=actor_of(caller),
+            )
+        except VersionMismatch:
+            raise PreconditionFailed(f"feature {feature_id!r} was changed meanwhile") from None
+        return collection, self._found(collection, feature_id, written, if_match)
 
     def delete(
         self, caller: Caller, collection_id: str, feature_id: str, if_match: str | None
@@ -143,7 +149,7 @@ class Editing:
         except VersionMismatch:
             raise PreconditionFailed(f"feature {feature_id!r} was changed meanwhile") from None
         if not deleted:
-            raise NotFound(f"collection {collection_id!r} has no feature {feature_id!r}")
+            self._found(collection, feature_id, None, if_match)
 
     def changes(
         self, caller: Caller, collection_id: str, *, limit: int = 100, before: int | None = None
@@ -193,9 +199,22 @@ class Editing:
             )
         except VersionMismatch:
             raise PreconditionFailed(f"feature {current.id!r} was changed meanwhile") from None
-        if written is None:
-            raise NotFound(f"collection {collection.id!r} has no feature {current.id!r}")
-        return written
+        return self._found(collection, current.id, written, "*" if check else None)
+
+    @staticmethod
+    def _found(
+        collection: Collection,
+        feature_id: str,
+        written: StoredFeature | None,
+        if_match: str | None,
+    ) -> StoredFeature:
+        """The written feature; if it vanished meanwhile, a failed precondition for a
+        conditional write (RFC 9110 §13.1.1), else not found."""
+        if written is not None:
+            return written
+        if if_match is not None:
+            raise PreconditionFailed(f"feature {feature_id!r} was deleted meanwhile")
+        raise NotFound(f"collection {collection.id!r} has no feature {feature_id!r}")
 
 
 def _matches(header: str, collection: Collection, feature: StoredFeature) -> bool:

@@ -19,6 +19,7 @@ import orjson
 
 from opengeomesh.accounts.models import Caller
 from opengeomesh.errors import (
+    Busy,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -187,8 +188,14 @@ class RemoteLayers:
         response = self._call(layer, method, layer.share.uri + path, headers, body)
         if response.status not in (200, 201, 204):
             raise _refusal(layer, response, "body")
-        has_feature = response.status != 204 and response.body
-        return response, _feature(_object(response, layer), layer) if has_feature else None
+        if response.status == 204 or not response.body:
+            return response, None
+        try:
+            return response, _feature(_object(response, layer), layer)
+        except PeerUnavailable:
+            if response.status == 201:  # it was made there: say so, not 502 (no duplicates)
+                return response, None
+            raise
 
     def _call(
         self, layer: MountedLayer, method: str, url: str, headers: dict[str, str], body: bytes
@@ -326,6 +333,7 @@ def _refusal(layer: MountedLayer, response: PeerResponse, field: str) -> Excepti
     if status in (401, 403):
         return Forbidden(f"{host} refused: {detail}")
     kinds: dict[int, type[OpenGeoMeshError]] = {
+        503: Busy,
         409: Conflict,
         412: PreconditionFailed,
         413: PayloadTooLarge,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from opengeomesh.features.models import (
@@ -92,6 +92,19 @@ class FeatureWriter(Protocol):
         action: ChangeAction,
     ) -> StoredFeature | None:
         """The new feature; None if it does not exist (``VersionMismatch`` if it changed)."""
+        ...
+
+    def update(
+        self,
+        collection: Collection,
+        feature_id: str,
+        change: Callable[[StoredFeature], NewFeature],
+        *,
+        expected: int | None,
+        actor: str,
+        action: ChangeAction = ChangeAction.UPDATE,
+    ) -> StoredFeature | None:
+        """Write ``change(current)`` in the transaction that reads ``current``."""
         ...
 
     def delete(

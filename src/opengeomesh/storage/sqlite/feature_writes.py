@@ -6,8 +6,10 @@ at its last write, so ETags change with every write."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
+from opengeomesh.errors import NotFound
 from opengeomesh.features.models import (
     ChangeAction,
     Collection,
@@ -66,11 +68,29 @@ class SqliteFeatureWriter:
         actor: str,
         action: ChangeAction,
     ) -> StoredFeature | None:
+        return self.update(
+            collection, feature_id, lambda _: feature, expected=expected, actor=actor, action=action
+        )
+
+    def update(
+        self,
+        collection: Collection,
+        feature_id: str,
+        change: Callable[[StoredFeature], NewFeature],
+        *,
+        expected: int | None,
+        actor: str,
+        action: ChangeAction = ChangeAction.UPDATE,
+    ) -> StoredFeature | None:
+        """Write ``change(current)`` in one transaction with the read of ``current``, so a
+        merge never undoes a write that came in between."""
         table, rtree = _tables(collection.key)
         with self._db.transaction() as conn:
             fid = _current(conn, table, feature_id, expected)
             if fid is None:
                 return None
+            row = conn.execute(f"SELECT {_SELECT} FROM {table} f WHERE f.fid = ?", (fid,))
+            feature = change(_stored(row.fetchone()))
             seq = _next_change(conn, collection, feature)
             conn.execute(
                 f"UPDATE {table} SET geometry = ?, wkb = ?, properties = ?, t0 = ?, t1 = ?,"
@@ -140,7 +160,12 @@ def _current(
     conn: sqlite3.Connection, table: str, feature_id: str, expected: int | None
 ) -> int | None:
     """The feature's row key, checking the version the writer expects."""
-    row = conn.execute(f"SELECT fid, version FROM {table} WHERE id = ?", (feature_id,)).fetchone()
+    try:
+        row = conn.execute(
+            f"SELECT fid, version FROM {table} WHERE id = ?", (feature_id,)
+        ).fetchone()
+    except sqlite3.OperationalError:  # the collection's table went with the collection
+        raise NotFound("the collection was deleted meanwhile") from None
     if row is None:
         return None
     if expected is not None and row[1] != expected:
@@ -153,11 +178,14 @@ def _next_change(
 ) -> int:
     """Take the collection's next change number and widen its extent to cover ``feature``
     (extents only grow with single writes: shrinking would mean a full scan)."""
-    seq, *bounds = conn.execute(
+    found = conn.execute(
         "SELECT change_seq + 1, minx, miny, maxx, maxy, t_min, t_max FROM collections"
         " WHERE key = ?",
         (collection.key,),
     ).fetchone()
+    if found is None:
+        raise NotFound(f"collection {collection.id!r} was deleted meanwhile")
+    seq, *bounds = found
     extent = _Extent()
     extent.load(bounds)
     if feature is not None:
