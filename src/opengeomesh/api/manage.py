@@ -10,29 +10,23 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from opengeomesh.accounts.directory import require_admin, require_self_or_admin, require_user
 from opengeomesh.accounts.models import NAME_PATTERN, ApiToken, Group, User
 from opengeomesh.api.auth import CurrentCaller, services_of
+from opengeomesh.api.bodies import Body
 from opengeomesh.errors import PayloadTooLarge
 from opengeomesh.features.encoding import geojson_chunks
 from opengeomesh.features.importing import format_for
 from opengeomesh.features.models import COLLECTION_ID_PATTERN, Access, Collection, Grant
-from opengeomesh.ocm.models import Contact, Invite, Peer
 
 # --- bodies --------------------------------------------------------------------------------
 
 
-class _Body(BaseModel):
-    """Request bodies: unknown fields and loose types (``"yes"`` for true) are refused."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class UserIn(_Body):
+class UserIn(Body):
     name: str = Field(
         pattern=NAME_PATTERN.pattern, description="Login name: lower case letters, digits, . _ -"
     )
@@ -58,7 +52,7 @@ class MeOut(UserOut):
     groups: list[str]
 
 
-class TokenIn(_Body):
+class TokenIn(Body):
     label: str = Field("", max_length=100, description="What the token is for")
 
 
@@ -73,7 +67,7 @@ class NewTokenOut(TokenOut):
     token: str = Field(description="The token itself: shown this once, stored only as a hash")
 
 
-class GroupIn(_Body):
+class GroupIn(Body):
     name: str = Field(pattern=NAME_PATTERN.pattern)
 
 
@@ -82,11 +76,11 @@ class GroupOut(BaseModel):
     members: list[str]
 
 
-class MemberIn(_Body):
+class MemberIn(Body):
     user: str = Field(pattern=NAME_PATTERN.pattern)
 
 
-class CollectionIn(_Body):
+class CollectionIn(Body):
     id: str = Field(pattern=COLLECTION_ID_PATTERN.pattern, description="Collection id, in URLs")
     title: str = Field("", max_length=200)
     description: str = Field("", max_length=4000)
@@ -99,7 +93,7 @@ class CollectionIn(_Body):
     )
 
 
-class CollectionPatch(_Body):
+class CollectionPatch(Body):
     title: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=4000)
     public: bool | None = None
@@ -118,7 +112,7 @@ class CollectionOut(BaseModel):
     updated: datetime
 
 
-class GrantIn(_Body):
+class GrantIn(Body):
     subject: str = Field(pattern=r"^(user|group):[a-z0-9][a-z0-9._-]{0,63}$")
     permission: Literal["read", "write"]
 
@@ -373,118 +367,3 @@ def delete_grant(
     """Take a local grant back (owner or operator)."""
     services_of(request).catalog.ungrant(caller, collection_id, subject)
     return Response(status_code=204)
-
-
-# --- federation ----------------------------------------------------------------------------
-
-
-class InviteOut(BaseModel):
-    id: int
-    created: datetime
-    expires: datetime
-    accepted: datetime | None
-    accepted_by: str | None
-
-
-class NewInviteOut(InviteOut):
-    invite: str = Field(description="The invite string to give the invited person")
-    link: str = Field(description="A link to a page that explains how to accept")
-
-
-class AcceptIn(_Body):
-    invite: str = Field(
-        min_length=4,
-        max_length=2000,
-        pattern=r"^[A-Za-z0-9_\-+/=]+$",
-        description="An invite string from another server (base64url of token@host)",
-    )
-
-
-class ContactOut(BaseModel):
-    address: str
-    name: str
-    email: str
-    created: datetime
-
-
-class AcceptedOut(BaseModel):
-    organisation: str
-    contact: ContactOut
-
-
-class PeerIn(_Body):
-    status: Literal["trusted", "blocked", "none"]
-
-
-class PeerOut(BaseModel):
-    host: str
-    organisation: str
-    trusted: bool
-    blocked: bool
-    invited: bool
-    updated: datetime
-
-
-def _invite(invite: Invite) -> InviteOut:
-    return InviteOut(
-        id=invite.id,
-        created=invite.created,
-        expires=invite.expires,
-        accepted=invite.accepted,
-        accepted_by=invite.accepted_by,
-    )
-
-
-def _contact(contact: Contact) -> ContactOut:
-    return ContactOut(
-        address=contact.address, name=contact.name, email=contact.email, created=contact.created
-    )
-
-
-def _peer(peer: Peer) -> PeerOut:
-    return PeerOut(
-        host=peer.host,
-        organisation=peer.organisation,
-        trusted=peer.trusted,
-        blocked=peer.blocked,
-        invited=peer.invited,
-        updated=peer.updated,
-    )
-
-
-def create_invite(request: Request, caller: CurrentCaller) -> NewInviteOut:
-    """Make a single-use invite for yourself."""
-    issued = services_of(request).federation.invites.create(caller)
-    return NewInviteOut(
-        **_invite(issued.invite).model_dump(), invite=issued.invite_string, link=issued.link
-    )
-
-
-def list_invites(request: Request, caller: CurrentCaller) -> list[InviteOut]:
-    """Your invites and whether they were accepted."""
-    return [_invite(i) for i in services_of(request).federation.invites.of(caller)]
-
-
-def accept_invite(body: AcceptIn, request: Request, caller: CurrentCaller) -> AcceptedOut:
-    """Accept an invite from another server; both servers record each other."""
-    accepted = services_of(request).federation.invites.accept(caller, body.invite)
-    return AcceptedOut(organisation=accepted.organisation, contact=_contact(accepted.contact))
-
-
-def list_contacts(request: Request, caller: CurrentCaller) -> list[ContactOut]:
-    """People at other servers you met through invites."""
-    return [_contact(c) for c in services_of(request).federation.invites.contacts(caller)]
-
-
-def list_peers(request: Request, caller: CurrentCaller) -> list[PeerOut]:
-    """Other servers this one knows (operators only)."""
-    require_admin(caller)
-    return [_peer(p) for p in services_of(request).federation.policy.peers()]
-
-
-def set_peer(host: str, body: PeerIn, request: Request, caller: CurrentCaller) -> PeerOut:
-    """Trust or block a server, or neither (operators only)."""
-    require_admin(caller)
-    policy = services_of(request).federation.policy
-    changes = {"trusted": policy.trust, "blocked": policy.block, "none": policy.forget}
-    return _peer(changes[body.status](host))

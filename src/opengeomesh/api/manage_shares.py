@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from opengeomesh.api.auth import CurrentCaller, services_of
-from opengeomesh.api.manage import _Body
+from opengeomesh.api.bodies import Body
 from opengeomesh.api.ogc import base_url
 from opengeomesh.features.models import COLLECTION_ID_PATTERN
 from opengeomesh.ocm.models import ReceivedShare, ReceivedState, SentShare, SharingRule
@@ -20,7 +20,7 @@ from opengeomesh.services import Services
 ShareId = Path(ge=1, le=2**63 - 1)
 
 
-class ShareIn(_Body):
+class ShareIn(Body):
     collection: str = Field(pattern=COLLECTION_ID_PATTERN.pattern, description="Collection id")
     share_with: str = Field(
         min_length=3,
@@ -32,7 +32,7 @@ class ShareIn(_Body):
     share_type: Literal["user", "group"] = Field("user", description="A user or a group there")
 
 
-class SharePatch(_Body):
+class SharePatch(Body):
     permission: Literal["read", "write"]
 
 
@@ -83,7 +83,7 @@ class AccessOut(BaseModel):
     expires_in: int = Field(description="Seconds; ask again for a new token before then")
 
 
-class RuleIn(_Body):
+class RuleIn(Body):
     permission: Literal["none", "read", "write"] = Field(
         description="The most a share to matching peers may give; none keeps the collection"
         " from them"

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from opengeomesh.api import manage, manage_shares, ocm, ocm_sharing, ogc
+from opengeomesh.api import manage, manage_federation, manage_shares, ocm, ocm_sharing, ogc
 from opengeomesh.api import ogc_editing as editing
 from opengeomesh.api.ogc_queryables import queryables
 from opengeomesh.api.openapi import api_document, api_page
@@ -155,12 +155,12 @@ MANAGE_ROUTES = [
         "Take a grant back",
         204,
     ),
-    Route("/manage/invites", manage.create_invite, ["POST"], "Make an invite", 201),
-    Route("/manage/invites", manage.list_invites, READ, "List your invites"),
-    Route("/manage/invites/accept", manage.accept_invite, ["POST"], "Accept an invite"),
-    Route("/manage/contacts", manage.list_contacts, READ, "List your contacts"),
-    Route("/manage/peers", manage.list_peers, READ, "List known servers"),
-    Route("/manage/peers/{host}", manage.set_peer, ["PUT"], "Trust or block a server"),
+    Route("/manage/invites", manage_federation.create_invite, ["POST"], "Make an invite", 201),
+    Route("/manage/invites", manage_federation.list_invites, READ, "List your invites"),
+    Route("/manage/invites/accept", manage_federation.accept_invite, ["POST"], "Accept an invite"),
+    Route("/manage/contacts", manage_federation.list_contacts, READ, "List your contacts"),
+    Route("/manage/peers", manage_federation.list_peers, READ, "List known servers"),
+    Route("/manage/peers/{host}", manage_federation.set_peer, ["PUT"], "Trust or block a server"),
     Route("/manage/shares", manage_shares.create_share, ["POST"], "Share a collection", 201),
     Route("/manage/shares", manage_shares.list_shares, READ, "List your shares"),
     Route("/manage/shares/{share_id}", manage_shares.get_share, READ, "One of your shares"),
