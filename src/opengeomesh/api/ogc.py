@@ -46,7 +46,6 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 CONFORMANCE = [
@@ -243,7 +242,7 @@ def _collection_links(base: str, found: Named, fmt: Format) -> list[dict[str, st
 def _extent(found: Collection) -> dict[str, Any]:
     extent: dict[str, Any] = {}
     if found.bbox is not None:
-        extent["spatial"] = {"bbox": [list(found.bbox)], "crs": CRS84}
+        extent["spatial"] = {"bbox": [list(found.bbox)], "crs": STORAGE_CRS.uri}
     if found.interval is not None:
         start, end = found.interval
         extent["temporal"] = {"interval": [[rfc3339(start), rfc3339(end)]], "trs": TRS}

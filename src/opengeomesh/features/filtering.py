@@ -22,12 +22,13 @@ import cql2
 import orjson
 
 from opengeomesh.errors import InvalidInput
+from opengeomesh.features import crs
 from opengeomesh.features.conditions import Condition
 from opengeomesh.features.cql2_json import Reader
 
 FILTER_PARAMETERS = frozenset({"filter", "filter-lang", "filter-crs"})
 FILTER_LANGUAGES = ("cql2-text", "cql2-json")
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84 = crs.CRS84.uri
 # What /conformance declares of Part 3 and CQL2: exactly what this module and the stores
 # implement (no property=value parameters, no CASEI/ACCENTI, arithmetic, arrays or functions).
 CONFORMANCE = [
