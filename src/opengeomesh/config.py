@@ -19,6 +19,7 @@ from opengeomesh.errors import InvalidInput
 ENV_PREFIX = "OGM_"
 CONFIG_FILE = "config.toml"
 DEFAULT_DATA_DIR = Path("data")
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 
 
 class Settings(BaseModel):
@@ -28,7 +29,12 @@ class Settings(BaseModel):
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Directory for the database and keys")
     database_url: SecretStr | None = Field(
-        None, description="sqlite:///PATH (default: DATA_DIR/opengeomesh.sqlite)"
+        None,
+        description="sqlite:///PATH (default: DATA_DIR/opengeomesh.sqlite) or"
+        " postgresql://USER:PASSWORD@HOST:PORT/DATABASE (PostGIS)",
+    )
+    database_pool_size: int = Field(
+        10, ge=1, le=1000, description="PostgreSQL connections per process at most"
     )
     host: str = Field("127.0.0.1", description="Address to listen on")
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on")
@@ -101,16 +107,27 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("sqlite:///"):
-            raise ValueError(
-                "only sqlite:///PATH is supported in this version (PostgreSQL comes later)"
-            )
+        if value is not None and not value.get_secret_value().startswith(DATABASE_SCHEMES):
+            raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
     @property
     def base_url(self) -> str:
         """The URL other servers and links use: ``public_url``, else host and port."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def database_kind(self) -> Literal["sqlite", "postgresql"]:
+        """Which database the server stores everything in."""
+        if self.database_url is None or self.database_url.get_secret_value().startswith("sqlite"):
+            return "sqlite"
+        return "postgresql"
+
+    @property
+    def postgres_url(self) -> str:
+        """The PostgreSQL connection URL (``postgres://`` spelled ``postgresql://``)."""
+        assert self.database_url is not None and self.database_kind == "postgresql"
+        return "postgresql://" + self.database_url.get_secret_value().split("://", 1)[1]
 
     @property
     def sqlite_path(self) -> Path:

@@ -12,7 +12,7 @@ from opengeomesh.features.editing import Editing
 from opengeomesh.features.remote import RemoteLayers
 from opengeomesh.ocm.federation import Federation, open_federation
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
-from opengeomesh.storage.sqlite.stores import SqliteStores, open_sqlite
+from opengeomesh.storage.stores import Stores, open_stores
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class Services:
     editing: Editing
     federation: Federation
     mounts: RemoteLayers
-    stores: SqliteStores
+    stores: Stores
 
     def caller_for_token(self, token: str | None) -> Caller:
         """The caller a bearer token stands for: a local user's personal token, or the
@@ -43,7 +43,7 @@ def open_services(settings: Settings, *, serving: bool = False) -> Services:
     """Create the data directory, migrate the database and build the services; ``serving`` for
     the server process itself (not a CLI command beside it)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    stores = open_sqlite(settings.sqlite_path)
+    stores = open_stores(settings)
     accounts = AccountDirectory(stores.accounts)
     catalog = Catalog(
         stores.collections, stores.features, accounts, count_limit=settings.count_limit

@@ -129,9 +129,9 @@ def test_config_check_and_db_upgrade(tmp_path: Path) -> None:
     (data / "config.toml").write_text('title = "Leitstelle Nord"\nport = 8181\n')
     shown = json.loads(cli("config", "check", data=data).stdout)
     assert shown["title"] == "Leitstelle Nord" and shown["port"] == 8181
-    migrations = resources.files("opengeomesh.storage.sqlite.migrations").iterdir()
-    newest = len([m for m in migrations if m.name.endswith(".sql")])
-    assert f"schema version {newest}" in cli("db", "upgrade", data=data).stdout
+    migrations = resources.files("opengeomesh.storage.migrations").joinpath("versions").iterdir()
+    newest = max(m.name[:4] for m in migrations if m.name.endswith(".py"))
+    assert f"schema revision {newest}" in cli("db", "upgrade", data=data).stdout
     bad = cli("config", "check", "--database-url", "mysql://x", data=data, check=False)
     assert bad.returncode == 2 and "database_url" in bad.stderr
 

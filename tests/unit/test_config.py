@@ -45,9 +45,15 @@ def test_database_url_is_masked(tmp_path: Path) -> None:
     assert _mask_url("postgresql://ogm:s3cret@db/ogm") == "postgresql://ogm:***@db/ogm"
 
 
-def test_postgres_not_yet(tmp_path: Path) -> None:
+def test_database_urls(tmp_path: Path) -> None:
+    url = "postgres://ogm:secret@db:5432/ogm"
+    settings = load_settings({"data_dir": tmp_path}, environ={"OGM_DATABASE_URL": url})
+    assert settings.database_kind == "postgresql"
+    assert settings.postgres_url == "postgresql://ogm:secret@db:5432/ogm"
+    assert settings.masked()["database_url"] == "postgres://ogm:***@db:5432/ogm"
+    assert load_settings({"data_dir": tmp_path}, environ={}).database_kind == "sqlite"
     with pytest.raises(InvalidInput, match="database_url"):
-        load_settings({"data_dir": tmp_path, "database_url": "postgresql://x/y"}, environ={})
+        load_settings({"data_dir": tmp_path, "database_url": "mysql://x/y"}, environ={})
 
 
 def test_refused_file_settings(tmp_path: Path) -> None:

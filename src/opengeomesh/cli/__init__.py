@@ -59,7 +59,9 @@ out = Console(markup=False, emoji=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory [env OGM_DATA_DIR]")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="sqlite:///PATH")]
+DbOpt = Annotated[
+    str | None, typer.Option("--database-url", help="sqlite:///PATH or postgresql://…")
+]
 UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this local user")]
 UserReq = Annotated[str, typer.Option("--user", help="Act as this local user")]
 
@@ -190,8 +192,8 @@ def config_check(data: DataOpt = None, database_url: DbOpt = None) -> None:
 def db_upgrade(data: DataOpt = None, database_url: DbOpt = None) -> None:
     """Create the database or apply the migrations it lacks."""
     with _services(data, database_url) as services:
-        version = services.stores.database.migrate()
-    out.print(f"database at schema version {version}")
+        revision = services.stores.database.migrate()
+    out.print(f"database at schema revision {revision}")
 
 
 # --- accounts ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""One SQLite database file: connections per thread, WAL mode, migrations and SQL functions."""
+"""One SQLite database file: connections per thread, WAL mode and SQL functions."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 
 import shapely
 from shapely.geometry import box
 
 from opengeomesh.errors import Busy
+from opengeomesh.storage.migrations import upgrade
 from opengeomesh.storage.sqlite import predicates
 
-MIGRATIONS_PACKAGE = "opengeomesh.storage.sqlite.migrations"
 _POINT_WKB = struct.Struct("<bIdd")
 
 
@@ -116,24 +115,10 @@ class Database:
         finally:
             conn.execute("COMMIT")
 
-    def migrate(self) -> int:
-        """Apply the migrations not applied yet; returns the schema version."""
+    def migrate(self) -> str:
+        """Apply the migrations not applied yet (alembic); returns the schema revision."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self.connection()
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-        for version, script in _migrations():
-            if version <= current:
-                continue
-            try:
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={version};\nCOMMIT;"
-                )
-            except sqlite3.Error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            current = version
-        return int(current)
+        return upgrade(f"sqlite:///{self.path}")
 
     def close(self) -> None:
         with self._lock:
@@ -141,11 +126,3 @@ class Database:
                 conn.close()
             self._open_connections.clear()
         self._local = threading.local()
-
-
-def _migrations() -> list[tuple[int, str]]:
-    found = []
-    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text("utf-8")))
-    return sorted(found)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from opengeomesh.storage.sqlite.accounts import SqliteAccountStore
@@ -12,26 +11,14 @@ from opengeomesh.storage.sqlite.feature_writes import SqliteFeatureWriter
 from opengeomesh.storage.sqlite.features import SqliteFeatureStore
 from opengeomesh.storage.sqlite.federation import SqliteFederationStore
 from opengeomesh.storage.sqlite.shares import SqliteShareStore
+from opengeomesh.storage.stores import Stores
 
 
-@dataclass(frozen=True, slots=True)
-class SqliteStores:
-    """Every store of one SQLite database."""
-
-    database: Database
-    accounts: SqliteAccountStore
-    collections: SqliteCollectionStore
-    features: SqliteFeatureStore
-    feature_writes: SqliteFeatureWriter
-    federation: SqliteFederationStore
-    shares: SqliteShareStore
-
-
-def open_sqlite(path: Path) -> SqliteStores:
+def open_sqlite(path: Path) -> Stores:
     """Open (creating if needed) and migrate the database at ``path``."""
     database = Database(path)
     database.migrate()
-    return SqliteStores(
+    return Stores(
         database=database,
         accounts=SqliteAccountStore(database),
         collections=SqliteCollectionStore(database),

@@ -1,0 +1,72 @@
+"""One PostgreSQL/PostGIS database: a pool of connections per process and its migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from opengeomesh.errors import Busy
+from opengeomesh.storage.migrations import upgrade
+
+# The errors that mean "another transaction won; the same request may succeed if repeated".
+RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+
+
+class PgDatabase:
+    """A PostgreSQL database shared by the threads (and worker processes) of a server.
+
+    Connections are in autocommit mode outside :meth:`transaction` and :meth:`snapshot`.
+    """
+
+    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+        self.url = url
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True},
+            open=False,
+            name="opengeomesh",
+        )
+        self._opened = False
+
+    def _ready(self) -> ConnectionPool:
+        if not self._opened:
+            self._pool.open(wait=True, timeout=10)
+            self._opened = True
+        return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A connection from the pool for statements that each stand alone."""
+        with self._ready().connection() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A write transaction: everything in it is kept, or nothing on an error."""
+        with self._ready().connection() as conn:
+            try:
+                with conn.transaction():
+                    yield conn
+            except RETRYABLE:
+                raise Busy("the database is busy with another write; try again shortly") from None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[psycopg.Connection]:
+        """A read-only transaction: several queries see one state of the database."""
+        with self._ready().connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+
+    def migrate(self) -> str:
+        """Apply the migrations not applied yet (alembic); returns the schema revision."""
+        return upgrade(self.url)
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+            self._opened = False

@@ -1,0 +1,45 @@
+"""The stores of one server, on the database its settings name (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from opengeomesh.accounts.store import AccountStore
+from opengeomesh.config import Settings
+from opengeomesh.features.store import CollectionStore, FeatureStore, FeatureWriter
+from opengeomesh.ocm.store import OcmStore, ShareStore
+
+
+class Database(Protocol):
+    """What the services need of the database itself."""
+
+    def migrate(self) -> str:
+        """Apply the migrations not applied yet; returns the schema revision."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """Every store of one database."""
+
+    database: Database
+    accounts: AccountStore
+    collections: CollectionStore
+    features: FeatureStore
+    feature_writes: FeatureWriter
+    federation: OcmStore
+    shares: ShareStore
+
+
+def open_stores(settings: Settings) -> Stores:
+    """Open (creating if needed) and migrate the database the settings name."""
+    if settings.database_kind == "postgresql":
+        from opengeomesh.storage.postgres.stores import open_postgres
+
+        return open_postgres(settings.postgres_url, max_connections=settings.database_pool_size)
+    from opengeomesh.storage.sqlite.stores import open_sqlite
+
+    return open_sqlite(settings.sqlite_path)
