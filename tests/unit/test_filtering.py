@@ -33,8 +33,7 @@ from opengeomesh.features.filtering import (
 from opengeomesh.features.queryables import queryables_schema
 from opengeomesh.features.timeval import END_OF_DAY, cql2_seconds
 from opengeomesh.storage.sqlite import predicates
-from opengeomesh.storage.sqlite.filters import translate
-from opengeomesh.storage.sqlite.sql_pieces import like_to_glob
+from opengeomesh.storage.sqlite.filters import like_to_glob, translate
 
 
 def refused(text: str, language: str = "cql2-text") -> str:

@@ -55,8 +55,14 @@ class FeatureStore(Protocol):
 
     def page(self, collection: Collection, query: ItemsQuery, *, count_limit: int) -> ItemsPage: ...
     def get(self, collection: Collection, feature_id: str) -> StoredFeature | None: ...
-    def add_many(self, collection: Collection, features: Iterable[NewFeature]) -> int:
-        """Add all features in one transaction: on any error nothing is added.
+    def add_many(
+        self,
+        collection: Collection,
+        features: Iterable[NewFeature],
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Add all features in one transaction: on any error nothing is added. ``progress``
+        is told how many features were written so far, after each batch.
 
         Raises :class:`DuplicateFeatureId` when an id is taken.
         """

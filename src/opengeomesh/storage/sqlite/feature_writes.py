@@ -18,10 +18,10 @@ from opengeomesh.features.models import (
     StoredFeature,
 )
 from opengeomesh.features.store import DuplicateFeatureId, VersionMismatch
+from opengeomesh.storage.feature_rows import Extent, time_end
 from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
 from opengeomesh.storage.sqlite.features import (
     _SELECT,
-    _Extent,
     _row,
     _rtree_box,
     _stored,
@@ -100,7 +100,7 @@ class SqliteFeatureWriter:
                     feature.wkb,
                     feature.properties_json,
                     feature.t0,
-                    feature.t1 if feature.t1 is not None else feature.t0,
+                    time_end(feature),
                     seq,
                     fid,
                 ),
@@ -186,7 +186,7 @@ def _next_change(
     if found is None:
         raise NotFound(f"collection {collection.id!r} was deleted meanwhile")
     seq, *bounds = found
-    extent = _Extent()
+    extent = Extent()
     extent.load(bounds)
     if feature is not None:
         extent.add(feature)

@@ -9,8 +9,7 @@ the same as the first.
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -23,9 +22,10 @@ from opengeomesh.features.models import (
 )
 from opengeomesh.features.query import Cursor, ItemsQuery
 from opengeomesh.features.store import DuplicateFeatureId
+from opengeomesh.storage.feature_rows import Extent, assigned_id, time_end
 from opengeomesh.storage.sqlite.database import Database, now_text
 from opengeomesh.storage.sqlite.filters import translate
-from opengeomesh.storage.sqlite.properties import PropertySampler
+from opengeomesh.storage.sqlite.properties import SqlitePropertySampler
 
 BATCH = 5000
 _SELECT = "f.fid, f.id, f.id_numeric, f.geometry, f.properties, f.version"
@@ -69,7 +69,7 @@ class SqliteFeatureStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._properties = PropertySampler(db)
+        self._properties = SqlitePropertySampler(db)
 
     def property_types(self, collection: Collection) -> dict[str, frozenset[str]]:
         return self._properties.types(collection)
@@ -139,10 +139,15 @@ class SqliteFeatureStore:
         )
         return None if row is None else _stored(row)
 
-    def add_many(self, collection: Collection, features: Iterable[NewFeature]) -> int:
+    def add_many(
+        self,
+        collection: Collection,
+        features: Iterable[NewFeature],
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         table, rtree = _tables(collection.key)
         added = 0
-        extent = _Extent()
+        extent = Extent()
         with self._db.transaction() as conn:
             seq, *bounds = conn.execute(
                 "SELECT change_seq + 1, minx, miny, maxx, maxy, t_min, t_max"
@@ -166,6 +171,8 @@ class SqliteFeatureStore:
                     raise _duplicate(conn, table, rows, added) from None
                 conn.executemany(f"INSERT INTO {rtree} VALUES (?,?,?,?,?)", boxes)
                 added += len(batch)
+                if progress is not None:
+                    progress(added)
             conn.execute(
                 "UPDATE collections SET feature_count = feature_count + ?, change_seq = ?,"
                 " minx = ?, miny = ?, maxx = ?, maxy = ?, t_min = ?, t_max = ?, updated = ?"
@@ -243,16 +250,15 @@ def _selection(
 
 
 def _row(fid: int, feature: NewFeature, seq: int) -> tuple[Any, ...]:
-    feature_id = feature.id if feature.id is not None else uuid.uuid4().hex
     return (
         fid,
-        feature_id,
+        assigned_id(feature),
         int(feature.id_is_number),
         feature.geometry_json,
         feature.wkb,
         feature.properties_json,
         feature.t0,
-        feature.t1 if feature.t1 is not None else feature.t0,
+        time_end(feature),
         seq,
     )
 
@@ -276,40 +282,3 @@ def _duplicate(
             return DuplicateFeatureId(feature_id, before + position)
         seen.add(feature_id)
     return DuplicateFeatureId(rows[0][1], before)
-
-
-class _Extent:
-    """The running spatial and temporal extent of a collection during an import."""
-
-    def __init__(self) -> None:
-        self.box: list[float] | None = None
-        self.times: list[float] | None = None
-
-    def load(self, stored: list[Any]) -> None:
-        """Start from the extent stored with the collection (all None when empty)."""
-        minx, miny, maxx, maxy, t_min, t_max = stored
-        if minx is not None:
-            self.box = [minx, miny, maxx, maxy]
-        if t_min is not None:
-            self.times = [t_min, t_max]
-
-    def add(self, feature: NewFeature) -> None:
-        if feature.bbox is not None:
-            minx, miny, maxx, maxy = feature.bbox
-            if self.box is None:
-                self.box = [minx, miny, maxx, maxy]
-            else:
-                box = self.box
-                box[0], box[1] = min(box[0], minx), min(box[1], miny)
-                box[2], box[3] = max(box[2], maxx), max(box[3], maxy)
-        if feature.t0 is not None:
-            t1 = feature.t1 if feature.t1 is not None else feature.t0
-            if self.times is None:
-                self.times = [feature.t0, t1]
-            else:
-                self.times = [min(self.times[0], feature.t0), max(self.times[1], t1)]
-
-    def values(self) -> tuple[float | None, ...]:
-        box: list[float | None] = [None] * 4 if self.box is None else list(self.box)
-        times: list[float | None] = [None] * 2 if self.times is None else list(self.times)
-        return (*box, *times)

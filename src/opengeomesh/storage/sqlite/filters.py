@@ -1,76 +1,24 @@
-"""CQL2 filter conditions as SQLite SQL with bound parameters (OGC API – Features Part 3).
+"""CQL2 filter conditions as SQLite SQL (OGC API – Features Part 3); the semantics both
+databases share are in ``storage/filter_sql.py``.
 
-Nothing from a filter is ever written into the SQL text: property names travel as bound JSON
-paths (``$."name"``; names were checked by ``cql2_json.filterable_name``), values as bound
-parameters. Properties live as JSON text (``f.properties``); each is read with the kind the
-other operand has (number, string, boolean), so a value of another kind reads as NULL and the
-predicate is unknown, as CQL2's evaluator has it. SQL's own three-valued logic then matches
-CQL2's for NOT, AND and OR.
-
-Spatial predicates are tested exactly by ``ogm_spatial`` (shapely) after an R*Tree prefilter
-on the literal's bounding box; a predicate that must hold for the whole filter drives the query
-from the R*Tree instead. The collection's temporal property is read from the indexed ``t0``/
-``t1`` columns; other times are read by ``ogm_instant`` as ``cql2`` reads them.
+Properties live as JSON text (``f.properties``) and are read with ``json_type`` and
+``json_extract`` at a bound JSON path (``$."name"``). LIKE becomes GLOB (case-sensitive, as
+CQL2's LIKE is). Spatial predicates are tested exactly by ``ogm_spatial`` (shapely) after an
+R*Tree prefilter on the literal's bounding box; a predicate that must hold for the whole filter
+drives the query from the R*Tree instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from opengeomesh.features.conditions import (
-    Between,
-    Compare,
-    Condition,
-    Constant,
-    Flag,
-    GeometryRef,
-    In,
-    Instant,
-    IsNull,
-    Like,
-    Logical,
-    Not,
-    Period,
-    Property,
-    Scalar,
-    Shape,
-    Spatial,
-    SpatialOperand,
-    Temporal,
-    TimeOperand,
-    Value,
-)
+from opengeomesh.features.conditions import GeometryRef, Logical, Shape, Spatial, SpatialOperand
 from opengeomesh.features.filtering import Filter
 from opengeomesh.features.models import BBox
-from opengeomesh.features.timeval import END_OF_DAY
-from opengeomesh.storage.sqlite.sql_pieces import FALSE, NULL, TRUE, Sql, like_to_glob, sql
+from opengeomesh.storage.filter_sql import CONVERSE, FilterSql
+from opengeomesh.storage.sql_pieces import Sql, sql
 
-OPEN_START, OPEN_END = -1e18, 1e18  # seconds beyond every storable time ('..' in intervals)
-KINDS = ("number", "string", "boolean")
 PREFILTER_SHARE = 0.25  # of the collection's extent, below which a literal's box prefilters
-_NULL_KINDS = "('null', 'array', 'object')"
-# Interval relations (OGC 21-065r2 §6.4.5, as cql2's evaluator computes them), each over the
-# ranges [ls, le] and [rs, re]; the inverse ones swap their operands.
-_RELATIONS = {
-    "t_before": (("le", "<", "rs"),),
-    "t_meets": (("le", "=", "rs"),),
-    "t_overlaps": (("ls", "<", "rs"), ("rs", "<", "le"), ("le", "<", "re")),
-    "t_starts": (("ls", "=", "rs"), ("le", "<", "re")),
-    "t_during": (("ls", ">", "rs"), ("le", "<", "re")),
-    "t_finishes": (("ls", ">", "rs"), ("le", "=", "re")),
-    "t_equals": (("ls", "=", "rs"), ("le", "=", "re")),
-    "t_intersects": (("ls", "<=", "re"), ("le", ">=", "rs")),
-}
-_INVERSE = {
-    "t_after": "t_before",
-    "t_metBy": "t_meets",
-    "t_overlappedBy": "t_overlaps",
-    "t_startedBy": "t_starts",
-    "t_contains": "t_during",
-    "t_finishedBy": "t_finishes",
-}
-_CONVERSE = {"s_within": "s_contains", "s_contains": "s_within"}  # the others are symmetric
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +35,7 @@ def translate(
 ) -> Translated:
     """The SQL of a filter over ``f`` (the feature table) and its R*Tree ``rtree``; ``extent``
     (the collection's) tells which literals are small enough for an R*Tree prefilter."""
-    translation = _Translation(rtree, temporal_property, extent)
+    translation = SqliteFilterSql(rtree, temporal_property, extent)
     condition = found.condition
     top = condition.conditions if isinstance(condition, Logical) and condition.op == "and" else ()
     for candidate in (condition, *top):
@@ -113,46 +61,18 @@ def _path(name: str) -> str:
     return f'$."{name}"'
 
 
-def _kind_of(value: str | float | bool) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    return "string" if isinstance(value, str) else "number"
+class SqliteFilterSql(FilterSql):
+    """Truth values are 1, 0 and NULL; booleans are read as 1 and 0."""
 
+    TRUE, FALSE = Sql("1"), Sql("0")
 
-def _bound_value(value: str | float | bool) -> Any:
-    return int(value) if isinstance(value, bool) else value
-
-
-class _Translation:
     def __init__(self, rtree: str, temporal_property: str | None, extent: BBox | None) -> None:
+        super().__init__(temporal_property)
         self.rtree = rtree
-        self.temporal = temporal_property
         self.extent = extent
         self.driven: Spatial | None = None
 
-    def condition(self, c: Condition) -> Sql:
-        if isinstance(c, Logical):
-            parts = [self.condition(part) for part in c.conditions]
-            joiner = " AND " if c.op == "and" else " OR "
-            return sql("(" + joiner.join("{}" for _ in parts) + ")", *parts)
-        if isinstance(c, Not):
-            return sql("(NOT {})", self.condition(c.condition))
-        if isinstance(c, Constant):
-            return TRUE if c.value else FALSE
-        if isinstance(c, Flag):
-            return self.typed(c.property.name, "boolean")
-        if isinstance(c, Compare):
-            return self.compare(c)
-        if isinstance(c, Spatial):
-            return self.spatial(c)
-        if isinstance(c, Temporal):
-            return self.temporal_relation(c)
-        return self.advanced(c)
-
-    # --- properties ---------------------------------------------------------------------------
-
     def typed(self, name: str, kind: str) -> Sql:
-        """A property's value if it has this kind, else NULL."""
         path = _path(name)
         if kind == "number":
             return sql(
@@ -172,107 +92,27 @@ class _Translation:
             "(CASE json_type(f.properties, {}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)", path
         )
 
-    def scalar(self, operand: Property | Value, kind: str) -> Sql:
-        if isinstance(operand, Property):
-            return self.typed(operand.name, kind)
-        if _kind_of(operand.value) != kind:
-            return NULL
-        return sql("{}", _bound_value(operand.value))
+    def json_kind(self, name: str) -> Sql:
+        return sql("coalesce(json_type(f.properties, {}), 'null')", _path(name))
 
-    # --- comparisons --------------------------------------------------------------------------
+    def value(self, value: str | float | bool) -> Sql:
+        return sql("{}", int(value) if isinstance(value, bool) else value)
 
-    def compare(self, c: Compare) -> Sql:
-        if isinstance(c.left, Instant) or isinstance(c.right, Instant):
-            return self.compare_times(c)
-        left, right = c.left, c.right
-        kinds = [k for k in KINDS if _may_be(left, k) and _may_be(right, k)]
-        parts = [
-            sql(f"{{}} {c.op} {{}}", self.scalar(left, k), self.scalar(right, k)) for k in kinds
-        ]
-        if not parts:
-            return NULL
-        if len(parts) == 1:
-            return sql("({})", parts[0])
-        return sql("coalesce(" + ", ".join("{}" for _ in parts) + ")", *parts)
+    def null(self, kind: str) -> Sql:
+        return Sql("NULL")
 
-    def compare_times(self, c: Compare) -> Sql:
-        """Times compare as ranges (a DATE is its day), as ``cql2`` compares them: equal when
-        both ends are; less when the first ends before the second starts."""
-        (ls, le), (rs, re) = (
-            self.range_of(c.left, c.right, False),
-            self.range_of(c.right, c.left, False),
-        )
-        equal = sql("({} = {} AND {} = {})", ls, rs, le, re)
-        before, after = sql("{} < {}", le, rs), sql("{} > {}", ls, re)
-        forms = {
-            "=": equal,
-            "<>": sql("(NOT {})", equal),
-            "<": sql("({})", before),
-            ">": sql("({})", after),
-            "<=": sql("({} OR {})", equal, before),
-            ">=": sql("({} OR {})", equal, after),
-        }
-        return forms[c.op]
+    def like(self, value: Sql, pattern: str) -> Sql:
+        return sql("({} GLOB {})", value, like_to_glob(pattern))
 
-    def range_of(
-        self, operand: Scalar | TimeOperand, other: Any, relation: bool
-    ) -> tuple[Sql, Sql]:
-        """Start and end of a time operand. A property beside a DATE is widened to a day: from
-        its instant in a comparison, and only when it is a date in an interval relation."""
-        if isinstance(operand, Instant):
-            return sql("{}", operand.start), sql("{}", operand.end)
-        if isinstance(operand, Period):
-            return self.bound(operand.start, OPEN_START), self.bound(operand.end, OPEN_END)
-        if isinstance(operand, Value):
-            return NULL, NULL  # the reader turns strings beside times into times
-        start = self.time_start(operand)
-        if not (isinstance(other, Instant) and other.is_date):
-            return start, start
-        if not relation:
-            return start, sql("({} + {})", start, END_OF_DAY)
-        if operand.name == self.temporal:
-            return start, Sql("f.t1")
-        return start, sql("ogm_day_end({})", self.typed(operand.name, "string"))
-
-    def time_start(self, prop: Property) -> Sql:
-        if prop.name == self.temporal:
-            return Sql("f.t0")
-        return sql("ogm_instant({})", self.typed(prop.name, "string"))
-
-    def bound(self, value: float | Property | None, open_end: float) -> Sql:
-        if value is None:
-            return sql("{}", open_end)
-        if isinstance(value, Property):
-            if value.name == self.temporal:
-                return Sql("f.t0")
-            return sql("ogm_bound({}, {})", self.typed(value.name, "string"), open_end)
-        return sql("{}", value)
-
-    def temporal_relation(self, c: Temporal) -> Sql:
-        left = self.range_of(c.left, c.right, True)
-        right = self.range_of(c.right, c.left, True)
-        op = _INVERSE.get(c.op, c.op)
-        if op != c.op:
-            left, right = right, left
-        if op == "t_disjoint":
-            relation = sql("(NOT ({} <= {} AND {} >= {}))", left[0], right[1], left[1], right[0])
-        else:
-            named = {"ls": left[0], "le": left[1], "rs": right[0], "re": right[1]}
-            terms = [sql(f"{{}} {cmp} {{}}", named[a], named[b]) for a, cmp, b in _RELATIONS[op]]
-            relation = sql("(" + " AND ".join("{}" for _ in terms) + ")", *terms)
-        bounds = [b for p in (c.left, c.right) if isinstance(p, Period) for b in (p.start, p.end)]
-        if not any(isinstance(b, Property) for b in bounds):
-            return relation
-        # an interval with an unknown bound is unknown as a whole, whichever end is compared
-        ends = sql("({} IS NULL OR {} IS NULL OR {} IS NULL OR {} IS NULL)", *left, *right)
-        return sql("(CASE WHEN {} THEN NULL ELSE {} END)", ends, relation)
+    def geometry_is_null(self) -> Sql:
+        return Sql("(f.wkb IS NULL)")
 
     # --- spatial ------------------------------------------------------------------------------
 
     def spatial(self, c: Spatial) -> Sql:
         left, right, op = c.left, c.right, c.op
         if isinstance(left, GeometryRef) and isinstance(right, Shape):
-            left, right, op = right, left, _CONVERSE.get(op, op)  # the literal goes first
+            left, right, op = right, left, CONVERSE.get(op, op)  # the literal goes first
         if isinstance(left, Shape) and left.is_box and isinstance(right, GeometryRef):
             exact = self.box_test(op, left)
         else:
@@ -306,58 +146,6 @@ class _Translation:
             return Sql("f.wkb")
         return sql("{}", operand.wkb)
 
-    # --- LIKE, BETWEEN, IN, IS NULL -----------------------------------------------------------
-
-    def advanced(self, c: Condition) -> Sql:
-        if isinstance(c, Like):
-            return sql("({} GLOB {})", self.scalar(c.value, "string"), like_to_glob(c.pattern))
-        if isinstance(c, Between):
-            if isinstance(c.value, Value):
-                number = self.scalar(c.value, "number")
-                return sql("coalesce({} BETWEEN {} AND {}, 0)", number, c.low, c.high)
-            path = _path(c.value.name)
-            return sql(
-                "(CASE WHEN coalesce(json_type(f.properties, {}), 'null') = 'null' THEN NULL"
-                " ELSE coalesce({} BETWEEN {} AND {}, 0) END)",
-                path,
-                self.typed(c.value.name, "number"),
-                c.low,
-                c.high,
-            )
-        if isinstance(c, In):
-            return self.within_list(c)
-        if isinstance(c, IsNull):
-            if isinstance(c.value, GeometryRef):
-                return Sql("(f.wkb IS NULL)")
-            if isinstance(c.value, Value):
-                return FALSE
-            path = _path(c.value.name)
-            return sql("(coalesce(json_type(f.properties, {}), 'null') = 'null')", path)
-        raise TypeError(f"not a condition: {c!r}")
-
-    def within_list(self, c: In) -> Sql:
-        """IN: true when an item of the value's kind equals it, else false; unknown for a
-        missing or null value (and for lists and objects, which ``cql2`` cannot compare)."""
-        if isinstance(c.value, Value):
-            kind = _kind_of(c.value.value)
-            hit = any(_kind_of(i.value) == kind and i.value == c.value.value for i in c.items)
-            return TRUE if hit else FALSE
-        checks: list[Sql] = []
-        for kind in KINDS:
-            items = [_bound_value(i.value) for i in c.items if _kind_of(i.value) == kind]
-            if items:
-                marks = ", ".join("{}" for _ in items)
-                checks.append(
-                    sql(f"coalesce({{}} IN ({marks}), 0)", self.typed(c.value.name, kind), *items)
-                )
-        path = _path(c.value.name)
-        return sql(
-            f"(CASE WHEN coalesce(json_type(f.properties, {{}}), 'null') IN {_NULL_KINDS}"
-            " THEN NULL ELSE (" + " OR ".join("{}" for _ in checks) + ") END)",
-            path,
-            *checks,
-        )
-
 
 def _small(box: BBox, extent: BBox | None) -> bool:
     """Whether a box covers so little of the collection's extent that collecting the R*Tree's
@@ -373,7 +161,22 @@ def _small(box: BBox, extent: BBox | None) -> bool:
     return overlap_x * overlap_y < PREFILTER_SHARE * width * height
 
 
-def _may_be(operand: Scalar, kind: str) -> bool:
-    if isinstance(operand, Property):
-        return True
-    return isinstance(operand, Value) and _kind_of(operand.value) == kind
+def like_to_glob(pattern: str) -> str:
+    """A CQL2 LIKE pattern (``%``, ``_``, ``\\`` escapes; case-sensitive) as a SQLite GLOB
+    pattern (``*``, ``?``; GLOB's own special characters bracketed)."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            out.append(_glob_literal(next(chars, "")))
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(_glob_literal(char))
+    return "".join(out)
+
+
+def _glob_literal(char: str) -> str:
+    return f"[{char}]" if char in "*?[" else char
