@@ -11,6 +11,7 @@ from opengeomesh.storage.postgres.stores import open_postgres
 from opengeomesh.storage.sqlite.stores import open_sqlite
 from opengeomesh.storage.stores import Stores
 from tests.postgres import fresh_database_url
+from tests.storage.layers import Layers, layers_on
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,3 +26,9 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
         opened = open_postgres(url, max_connections=4)
         yield opened
         opened.database.close()
+
+
+@pytest.fixture
+def stores_layers(stores: Stores) -> Layers:
+    """The catalog and editing over fresh stores, with their owner 'alice'."""
+    return layers_on(stores)

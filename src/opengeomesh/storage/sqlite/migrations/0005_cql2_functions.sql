@@ -1,0 +1,2 @@
+-- Nothing to store: SQLite registers ogm_instant, ogm_day_end and ogm_bound on each connection
+-- (storage/sqlite/predicates.py). PostgreSQL keeps them in the database (this revision).
