@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opengeomesh.errors import Conflict
 from opengeomesh.features.models import Access, Collection, Grant, Permission, SubjectKind
 from opengeomesh.features.timeval import to_datetime
 from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
@@ -58,6 +59,9 @@ class SqliteCollectionStore:
     ) -> Collection:
         stamp = now_text()
         with self._db.transaction() as conn:
+            taken = conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,))
+            if taken.fetchone() is not None:  # created since the catalog looked
+                raise Conflict(f"collection {collection_id!r} exists already")
             cur = conn.execute(
                 "INSERT INTO collections(id, title, description, owner_id, public,"
                 " temporal_property, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
