@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import measure
 import orjson
 import psycopg
 from psycopg import sql
+
+import measure
 from report import label
 from workload import BENCH_DIR, ROOT, Server, cli, data_file, machine
 
