@@ -29,12 +29,12 @@ import psycopg
 from psycopg import sql
 
 import measure
+from report import SCALE_BEGIN as BEGIN
+from report import SCALE_END as END
 from report import label
 from workload import BENCH_DIR, ROOT, Server, cli, data_file, machine
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/ogm_bench"
-BEGIN = "<!-- scale-out: begin -->"
-END = "<!-- scale-out: end -->"
 SIZE = 1_000_000
 WORKERS = (1, 2)
 
