@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from opengeomesh.storage.postgres.accounts import PgAccountStore
+from opengeomesh.storage.postgres.collections import PgCollectionStore
 from opengeomesh.storage.postgres.database import PgDatabase
+from opengeomesh.storage.postgres.feature_writes import PgFeatureWriter
+from opengeomesh.storage.postgres.features import PgFeatureStore
+from opengeomesh.storage.postgres.federation import PgFederationStore
+from opengeomesh.storage.postgres.shares import PgShareStore
 from opengeomesh.storage.stores import Stores
 
 
@@ -10,4 +16,12 @@ def open_postgres(url: str, *, max_connections: int) -> Stores:
     """Open and migrate the database at ``url``."""
     database = PgDatabase(url, max_connections=max_connections)
     database.migrate()
-    raise NotImplementedError("the PostgreSQL stores are being written")
+    return Stores(
+        database=database,
+        accounts=PgAccountStore(database),
+        collections=PgCollectionStore(database),
+        features=PgFeatureStore(database),
+        feature_writes=PgFeatureWriter(database),
+        federation=PgFederationStore(database),
+        shares=PgShareStore(database),
+    )
