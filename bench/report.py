@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 from typing import Any
 
 # "Flat": a walk may fill SQLite's page cache (32 MiB per connection), nothing more. 50 MiB is
@@ -501,3 +502,16 @@ def _walk(results: dict[str, Any]) -> list[str]:
         "",
         *_table(["", ""], rows),
     ]
+
+
+SCALE_BEGIN = "<!-- scale-out: begin -->"
+SCALE_END = "<!-- scale-out: end -->"
+
+
+def keep_scale_section(text: str, path: Path) -> str:
+    """``text`` followed by the scale-out section already in ``path`` (from bench/scale.py)."""
+    previous = path.read_text() if path.is_file() else ""
+    start, end = previous.find(SCALE_BEGIN), previous.find(SCALE_END)
+    if start < 0 or end < start:
+        return text
+    return text.rstrip("\n") + "\n\n" + previous[start : end + len(SCALE_END)] + "\n"

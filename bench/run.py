@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
     (work / "results.json").write_text(json.dumps(results, indent=2))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.render(results))
+    out.write_text(report.keep_scale_section(report.render(results), out))
     log(f"done in {results['runtime_s']:.0f} s; report: {out}; raw: {work / 'results.json'}")
     return 0
 

@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -149,9 +149,10 @@ def free_port() -> int:
 class Server:
     """``opengeomesh serve`` as a subprocess on a free loopback port; stopped on exit."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, extra: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
         self.log = log
+        self.extra = tuple(extra)  # more ``serve`` options: --database-url, --workers
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -163,7 +164,7 @@ class Server:
 
     def __enter__(self) -> Server:
         args = [str(CLI), "serve", "--data", str(self.data_dir), "--host", HOST]
-        args += ["--port", str(self.port)]
+        args += ["--port", str(self.port), *self.extra]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=cli_env(), start_new_session=True

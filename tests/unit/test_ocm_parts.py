@@ -1,5 +1,5 @@
 """OCM building blocks: addresses, invite strings, discovery parsing, the address guard and the
-trust policy."""
+keyring. The trust policy is tested with the federation store, in tests/storage."""
 
 import base64
 from pathlib import Path
@@ -12,9 +12,7 @@ from opengeomesh.ocm.addresses import OcmAddress, host_of_url, normalise_host
 from opengeomesh.ocm.client import PeerUnavailable, address_allowed
 from opengeomesh.ocm.discovery import parse_discovery
 from opengeomesh.ocm.invites import decode_invite, encode_invite
-from opengeomesh.ocm.models import TrustMode
 from opengeomesh.ocm.signatures import RequestSigner
-from opengeomesh.ocm.trust import TrustPolicy, Untrusted
 from opengeomesh.services import Services
 
 
@@ -137,29 +135,6 @@ def test_discovery_parsing_is_tolerant() -> None:
 def test_address_guard(ip: str, public: bool, private: bool) -> None:
     assert address_allowed(ip, allow_private=False) is public
     assert address_allowed(ip, allow_private=True) is private
-
-
-def test_trust_modes(services: Services) -> None:
-    store = services.stores.federation
-    store.set_peer("known.example", trusted=True)
-    store.set_peer("blocked.example", blocked=True)
-    for mode in TrustMode:
-        policy = TrustPolicy(mode, store, accept_unsigned=False)
-        policy.check("known.example")
-        with pytest.raises(Untrusted, match="blocked"):
-            policy.check("blocked.example", invite=True)
-    TrustPolicy(TrustMode.OPEN, store, accept_unsigned=False).check("new.example")
-    TrustPolicy(TrustMode.INVITE_ONLY, store, accept_unsigned=False).check(
-        "new.example", invite=True
-    )
-    with pytest.raises(Untrusted, match="invite"):
-        TrustPolicy(TrustMode.INVITE_ONLY, store, accept_unsigned=False).check("new.example")
-    with pytest.raises(Untrusted, match="allowlist"):
-        TrustPolicy(TrustMode.ALLOWLIST, store, accept_unsigned=False).check(
-            "new.example", invite=True
-        )
-    criteria = TrustPolicy(TrustMode.ALLOWLIST, store, accept_unsigned=False).criteria()
-    assert set(criteria) == {"must-use-http-sig", "allowlist", "denylist"}
 
 
 def test_keys_file_is_private_and_rotates(services: Services) -> None:

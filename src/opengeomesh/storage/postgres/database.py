@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,11 +33,14 @@ class PgDatabase:
             name="opengeomesh",
         )
         self._opened = False
+        self._opening = threading.Lock()
 
     def _ready(self) -> ConnectionPool:
         if not self._opened:
-            self._pool.open(wait=True, timeout=10)
-            self._opened = True
+            with self._opening:  # threads of a new server may all ask at once
+                if not self._opened:
+                    self._pool.open(wait=True, timeout=10)
+                    self._opened = True
         return self._pool
 
     @contextmanager
@@ -67,6 +71,7 @@ class PgDatabase:
         return upgrade(self.url)
 
     def close(self) -> None:
-        if self._opened:
-            self._pool.close()
-            self._opened = False
+        with self._opening:
+            if self._opened:
+                self._pool.close()
+                self._opened = False
