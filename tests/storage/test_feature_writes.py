@@ -18,7 +18,7 @@ from opengeomesh.errors import NotFound
 from opengeomesh.features.geojson import parse_feature
 from opengeomesh.features.models import ChangeAction, Collection, NewFeature, StoredFeature
 from opengeomesh.features.store import DuplicateFeatureId, VersionMismatch
-from opengeomesh.storage.postgres.features import CHANNEL
+from opengeomesh.storage.postgres.notifications import CHANNEL
 from tests.postgres import fresh_database_url
 from tests.storage.layers import Layers, layers_on, opened, point
 

@@ -9,8 +9,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from opengeomesh.accounts.models import Caller
 from opengeomesh.cli import (
@@ -86,17 +96,63 @@ def collection_import(
 
 
 def _import(services: Services, caller: Caller, collection_id: str, file: Path) -> int:
-    if str(file) == "-":
-        return services.catalog.import_features(caller, collection_id, sys.stdin.buffer)
-    if not file.is_file():
+    if str(file) != "-" and not file.is_file():
         raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
-    columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as progress, file.open("rb") as stream:
-        task = progress.add_task("import", total=file.stat().st_size)
-        advance: Callable[[int], None] = lambda n: progress.advance(task, n)  # noqa: E731
-        return services.catalog.import_features(
-            caller, collection_id, stream, format_for(name=file.name), advance
+    with ImportProgress() as progress:
+        if str(file) == "-":
+            return services.catalog.import_features(
+                caller, collection_id, sys.stdin.buffer, stored=progress.stored
+            )
+        with file.open("rb") as stream:
+            read = progress.reading(file.stat().st_size)
+            return services.catalog.import_features(
+                caller, collection_id, stream, format_for(name=file.name), read, progress.stored
+            )
+
+
+class _Amount(ProgressColumn):
+    """Bytes while the file is read and checked, features while they are written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes = DownloadColumn()
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("unit") == "bytes":
+            return self._bytes.render(task)
+        return Text(f"{int(task.completed):,}/{int(task.total or 0):,} features")
+
+
+class ImportProgress:
+    """Two bars on standard error: reading and checking the file, then writing the features
+    into the database (one transaction, in batches)."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:>8}"),
+            BarColumn(),
+            _Amount(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
         )
+        self._writing: TaskID | None = None
+
+    def __enter__(self) -> ImportProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def reading(self, size: int) -> Callable[[int], None]:
+        task = self._progress.add_task("checking", total=size, unit="bytes")
+        return lambda n: self._progress.advance(task, n)
+
+    def stored(self, count: int, total: int) -> None:
+        if self._writing is None:
+            self._writing = self._progress.add_task("writing", total=total)
+        self._progress.update(self._writing, completed=count)
 
 
 @collection_app.command("export")

@@ -232,8 +232,11 @@ class Catalog:
         stream: IO[bytes],
         source_format: SourceFormat | None = None,
         progress: Callable[[int], None] | None = None,
+        stored: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Add every feature of a GeoJSON or newline-delimited source, all or nothing."""
+        """Add every feature of a GeoJSON or newline-delimited source, all or nothing.
+        ``progress`` is told how many bytes were read as the source is read and checked;
+        ``stored`` how many features of how many were written, as they are written."""
         collection = self.require(caller, collection_id, Access.WRITE)
         reader = FeatureReader(
             stream,
@@ -243,7 +246,8 @@ class Catalog:
         )
         try:
             with staged(reader) as checked:
-                return self._features.add_many(collection, checked)
+                written = None if stored is None else _written(stored, checked.count)
+                return self._features.add_many(collection, checked, written)
         except DuplicateFeatureId as exc:
             raise InvalidInput(
                 f"features[{exc.position}].id",
@@ -279,6 +283,12 @@ def _access(caller: Caller, collection: Collection, given: dict[int, Access]) ->
         return Access.MANAGE
     public = Access.READ if collection.public else Access.NONE
     return max(public, given.get(collection.key, Access.NONE))
+
+
+def _written(stored: Callable[[int, int], None], total: int) -> Callable[[int], None]:
+    """Tell ``stored`` that writing starts, and then how far it got."""
+    stored(0, total)
+    return lambda count: stored(count, total)
 
 
 def _check_text(field: str, value: str, limit: int) -> None:

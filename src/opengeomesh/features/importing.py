@@ -179,27 +179,36 @@ class _CountingReader:
             yield bytes(pending)
 
 
+class Staged:
+    """Checked features spooled to a temporary file: how many, and the features again."""
+
+    def __init__(self, spool: IO[bytes], count: int) -> None:
+        self._spool = spool
+        self.count = count
+
+    def __iter__(self) -> Iterator[NewFeature]:
+        self._spool.seek(0)
+        while True:
+            try:
+                loaded: list[NewFeature] = pickle.load(self._spool)
+            except EOFError:
+                return
+            yield from loaded
+
+
 @contextmanager
-def staged(features: Iterable[NewFeature], batch: int = 5000) -> Iterator[Iterator[NewFeature]]:
+def staged(features: Iterable[NewFeature], batch: int = 5000) -> Iterator[Staged]:
     """Read and check every feature first, into a temporary file of our own, so that the
     database is locked only while checked features are written, not while a file is parsed."""
     with tempfile.TemporaryFile() as spool:
         chunk: list[NewFeature] = []
+        count = 0
         for feature in features:
             chunk.append(feature)
+            count += 1
             if len(chunk) >= batch:
                 pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
                 chunk = []
         if chunk:
             pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
-        spool.seek(0)
-
-        def replay() -> Iterator[NewFeature]:
-            while True:
-                try:
-                    loaded: list[NewFeature] = pickle.load(spool)
-                except EOFError:
-                    return
-                yield from loaded
-
-        yield replay()
+        yield Staged(spool, count)

@@ -6,7 +6,6 @@ database's own collation. Times are kept to the second, in UTC.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 import psycopg
@@ -14,8 +13,9 @@ import psycopg
 from opengeomesh.errors import Conflict
 from opengeomesh.features.models import Access, Collection, Grant, Permission, SubjectKind
 from opengeomesh.features.timeval import to_datetime
+from opengeomesh.storage.postgres.columns import now, utc
 from opengeomesh.storage.postgres.database import PgDatabase
-from opengeomesh.storage.postgres.features import create_feature_table, drop_feature_table, now
+from opengeomesh.storage.postgres.features import create_feature_table, drop_feature_table
 
 _COLUMNS = (
     "c.key, c.id, c.title, c.description, c.owner_id, u.name, c.public, c.temporal_property,"
@@ -41,8 +41,8 @@ def _collection(row: Any) -> Collection:
         bbox=bbox,
         interval=interval,
         feature_count=row[14],
-        created=row[15].astimezone(UTC),
-        updated=row[16].astimezone(UTC),
+        created=utc(row[15]),
+        updated=utc(row[16]),
     )
 
 

@@ -12,7 +12,6 @@ when it commits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 from typing import Any
 
 import psycopg
@@ -27,6 +26,7 @@ from opengeomesh.features.models import (
 )
 from opengeomesh.features.store import DuplicateFeatureId, VersionMismatch
 from opengeomesh.storage.feature_rows import time_end
+from opengeomesh.storage.postgres.columns import now, utc
 from opengeomesh.storage.postgres.database import PgDatabase
 from opengeomesh.storage.postgres.features import (
     COLUMNS,
@@ -34,7 +34,6 @@ from opengeomesh.storage.postgres.features import (
     ewkb,
     feature_row,
     notify,
-    now,
     stored,
     table_name,
 )
@@ -148,7 +147,7 @@ def _change(row: Any) -> FeatureChange:
         feature_id=row[1],
         action=ChangeAction(row[2]),
         actor=row[3],
-        at=row[4].astimezone(UTC),
+        at=utc(row[4]),
         version=row[5],
     )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -25,13 +24,14 @@ from opengeomesh.features.models import Collection, ItemsPage, NewFeature, Store
 from opengeomesh.features.query import Cursor, ItemsQuery
 from opengeomesh.features.store import DuplicateFeatureId
 from opengeomesh.storage.feature_rows import Extent, assigned_id, time_end
+from opengeomesh.storage.postgres.columns import now
 from opengeomesh.storage.postgres.database import PgDatabase
 from opengeomesh.storage.postgres.filters import envelope, pyformat, translate
+from opengeomesh.storage.postgres.notifications import CHANNEL
 from opengeomesh.storage.postgres.properties import PgPropertySampler
 from opengeomesh.storage.sql_pieces import Sql, joined, sql
 
 BATCH = 20_000
-CHANNEL = "ogm_changes"  # NOTIFY channel of writes: '<collection key>:<change number>'
 SELECT = "f.fid, f.id, f.id_numeric, f.geometry, f.properties_json, f.version"
 COLUMNS = "fid, id, id_numeric, geometry, geom, properties_json, t0, t1, version"
 _POINT = struct.Struct("<BIdd")
@@ -59,11 +59,6 @@ def create_feature_table(conn: psycopg.Connection, key: int) -> None:
 
 def drop_feature_table(conn: psycopg.Connection, key: int) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {table_name(key)}")
-
-
-def now() -> datetime:
-    """The time stored with a write: UTC, to the second (as SQLite keeps it)."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def stored(row: Any) -> StoredFeature:
@@ -104,7 +99,8 @@ def feature_row(fid: int, feature: NewFeature, seq: int) -> tuple[Any, ...]:
 
 
 def notify(conn: psycopg.Connection, collection: Collection, seq: int) -> None:
-    """Tell listeners (a change feed in another worker) of a write, when it commits."""
+    """Tell listeners (``notifications.ChangeListener`` in every worker) of a write, once
+    it commits: ``'<collection key>:<change number>'``."""
     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{collection.key}:{seq}"))
 
 
