@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from opengeomesh.errors import InvalidInput
-from opengeomesh.features.importing import FeatureReader, SourceFormat, format_for
+from opengeomesh.features.geojson import parse_feature
+from opengeomesh.features.importing import FeatureReader, SourceFormat, format_for, staged
 
 FEATURES = [
     {
@@ -73,3 +74,24 @@ def test_progress_counts_every_byte() -> None:
     reader = FeatureReader(io.BytesIO(data), progress=seen.append)
     assert len(list(reader)) == 10_000
     assert sum(seen) == len(data)
+
+
+def test_staged_features_come_back_whole() -> None:
+    features = [
+        parse_feature(f, temporal_property="t")
+        for f in [
+            {**FEATURES[0], "properties": {"t": "2026-11-28"}},
+            {"type": "Feature", "geometry": None, "properties": None},
+            {
+                "type": "Feature",
+                "id": "l",
+                "geometry": {"type": "LineString", "coordinates": [[0, 0, 1], [1, 2, 3]]},
+                "properties": {},
+            },
+        ]
+        * 3
+    ]
+    with staged(iter(features), batch=2) as checked:
+        assert checked.count == 9
+        assert list(checked) == features
+        assert list(checked) == features  # and again
