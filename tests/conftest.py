@@ -1,4 +1,5 @@
-"""Shared fixtures: services on a fresh SQLite database, the in-process app, a real server."""
+"""Shared fixtures: services on a fresh database (SQLite; PostgreSQL, a fresh schema, when
+``OGM_TEST_DATABASE=postgresql``), the in-process app, a real server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -24,6 +25,7 @@ from opengeomesh import samples
 from opengeomesh.app import create_app
 from opengeomesh.config import load_settings
 from opengeomesh.services import Services, open_services
+from tests.postgres import fresh_database_url
 
 BIN = Path(sys.executable).parent
 
@@ -63,11 +65,23 @@ def populate(services: Services, hydrant_count: int = 250) -> World:
     return World(services=services, tokens=tokens)
 
 
+@contextmanager
+def fresh_services(data_dir: Path, **settings: Any) -> Iterator[Services]:
+    """Services on a new database: SQLite in ``data_dir``, or a fresh PostgreSQL schema when
+    ``OGM_TEST_DATABASE=postgresql`` (keys and files still live in ``data_dir``)."""
+    values: dict[str, Any] = {"data_dir": data_dir, **settings}
+    with ExitStack() as stack:
+        if os.environ.get("OGM_TEST_DATABASE", "sqlite") == "postgresql":
+            values["database_url"] = stack.enter_context(fresh_database_url())
+        opened = open_services(load_settings(values, environ={}))
+        stack.callback(opened.close)
+        yield opened
+
+
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    opened = open_services(load_settings({"data_dir": tmp_path / "data"}, environ={}))
-    yield opened
-    opened.close()
+    with fresh_services(tmp_path / "data") as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """The JSON management API: accounts, tokens, collections, imports, exports and grants."""
 
 import orjson
+import psycopg
+from psycopg import sql
 
 from opengeomesh import samples
+from opengeomesh.services import Services
 from tests.conftest import InProcessClient, World
 
 
@@ -48,9 +51,27 @@ def test_tokens_shown_once_and_withdrawn(client: InProcessClient, world: World) 
 
 
 def test_tokens_stored_only_as_hashes(world: World) -> None:
-    database = world.services.settings.sqlite_path.read_bytes()
+    database = stored_bytes(world.services)
     for token in world.tokens.values():
         assert token.encode() not in database
+
+
+def stored_bytes(services: Services) -> bytes:
+    """Everything the database holds: the SQLite file, or every row of every table of the
+    PostgreSQL schema as text."""
+    settings = services.settings
+    if settings.database_kind == "sqlite":
+        return settings.sqlite_path.read_bytes()
+    found = []
+    with psycopg.connect(settings.postgres_url) as conn:
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+        for (table,) in tables:
+            query = sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(table))
+            found += [row[0] for row in conn.execute(query)]
+    assert len(found) > 10
+    return "\n".join(found).encode()
 
 
 def test_groups(client: InProcessClient, world: World) -> None:

@@ -7,24 +7,18 @@ from pathlib import Path
 import pytest
 
 from opengeomesh.app import create_app
-from opengeomesh.config import load_settings
-from opengeomesh.services import open_services
-from tests.conftest import InProcessClient, World, populate
+from tests.conftest import InProcessClient, World, fresh_services, populate
 
 PEER = "leitstelle.invalid"  # RFC 6761: never resolves, so nothing leaves this machine
 
 
 @pytest.fixture
 def open_world(tmp_path: Path) -> Iterator[tuple[World, InProcessClient]]:
-    settings = load_settings(
-        {"data_dir": tmp_path / "data", "trust_mode": "open", "peer_timeout": 2}, environ={}
-    )
-    services = open_services(settings)
-    world = populate(services)
-    client = InProcessClient(create_app(settings, services), "http://ogm.test")
-    yield world, client
-    client.close()
-    services.close()
+    with fresh_services(tmp_path / "data", trust_mode="open", peer_timeout=2) as services:
+        world = populate(services)
+        client = InProcessClient(create_app(services.settings, services), "http://ogm.test")
+        yield world, client
+        client.close()
 
 
 def share(client: InProcessClient, world: World, user: str, **body: str) -> dict[str, object]:
