@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 import shapely
 from shapely.geometry import shape
 
+from opengeomesh.features.cql2_json import filterable_name
 from opengeomesh.features.filtering import parse_filter
 from opengeomesh.features.timeval import END_OF_DAY, cql2_seconds, is_cql2_date
 from opengeomesh.storage.postgres.database import PgDatabase
@@ -322,3 +324,51 @@ def test_times_in_properties_are_read_as_cql2_reads_them(stores: Stores) -> None
 def test_pyformat_keeps_placeholders_apart_from_text() -> None:
     text, args = pyformat(Sql("a LIKE ? AND b = '%' AND c = ?", ("%x?", 1)))
     assert text == "a LIKE %s AND b = '%%' AND c = %s" and args == ("%x?", 1)
+
+
+BOWTIE = {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}
+BOWTIE_LITERALS = [
+    "POLYGON((0 0, 1 0, 1 1, 0 1, 0 0))",
+    "POLYGON((0 0, 5 0, 5 5, 0 5, 0 0))",
+    "POLYGON((0.5 0, 1.5 0, 1.5 2, 0.5 2, 0.5 0))",
+    "POINT(1 1)",
+    "POINT(2 1)",
+    "LINESTRING(0 1, 2 1)",
+]
+
+
+@pytest.mark.parametrize("literal", BOWTIE_LITERALS)
+def test_a_ring_that_crosses_itself(stores_layers: Layers, literal: str) -> None:
+    """Accepted (imports do not check rings) and served as written, it is tested in its valid
+    form on both databases, without an error."""
+    layers = stores_layers
+    bowtie = {"type": "Feature", "id": "bow", "geometry": BOWTIE, "properties": {}}
+    layers.create("odd", [bowtie])
+    given = shapely.from_wkt(literal)
+    for operator, test in PREDICATES.items():
+        text = f"{operator}(geometry, {literal})"
+        expected = ["bow"] if test(shapely.make_valid(shape(BOWTIE)), given) else []
+        assert layers.ids("odd", {"filter": text}) == expected, text
+
+
+def test_nul_in_properties(stores_layers: Layers) -> None:
+    """U+0000 in a property's value or name: imported and served as written, filters work
+    without an error (what they select differs: SQLite's functions stop at U+0000)."""
+    layers = stores_layers
+    odd = point("n", 1, 1, a="x\u0000y", b="\\u0000", **{"k\u0000": 1})
+    collection = layers.create("odd", [odd, point("m", 1, 1, a="xzy")])
+    stored = layers.stores.features.get(collection, "n")
+    assert stored is not None
+    assert stored.properties_json == orjson.dumps(odd["properties"]).decode()
+    assert "xzy" not in stored.properties_json
+    assert layers.ids("odd", {"filter": "b = '\\u0000'"}) == ["n"]  # the escape itself, as text
+    # PostgreSQL compares the whole string; SQLite's functions read it up to U+0000
+    whole = layers.kind == "postgresql"
+    assert layers.ids("odd", {"filter": "a = 'x\u0000y'"}) == (["n"] if whole else [])
+    assert layers.ids("odd", {"filter": "a LIKE 'x\u0000%'"}) == ["n"]  # SQLite: 'x' GLOB 'x'
+    assert layers.ids("odd", {"filter": "a LIKE 'x_y'"}) == (["n", "m"] if whole else ["m"])
+    types = layers.stores.features.property_types(collection)
+    # SQLite's json_each reads a name up to U+0000: 'k' is offered, but finds nothing
+    names = {"a", "b", "k"} if layers.kind == "sqlite" else {"a", "b"}
+    assert {name for name in types if filterable_name(name)} == names
+    assert not layers.stores.features.has_property(collection, "k\u0000")

@@ -167,14 +167,21 @@ def _check_polygon(rings: Sequence[Any], path: str) -> None:
 
 def _wkb_and_bbox(geometry: dict[str, Any]) -> tuple[bytes, BBox | None]:
     """WKB for exact tests and the bounding box; 2D points, the bulk of most layers, are
-    packed directly (as the query side reads them), everything else goes through shapely."""
+    packed directly (as the query side reads them), everything else goes through shapely.
+
+    A geometry that is not valid (a ring crossing itself, say: accepted, since much real data
+    has them) is tested in its valid form, which covers the same points: tests of the invalid
+    one answer by accident of the algorithm (and PostGIS's GEOS may fail on them)."""
     coordinates = geometry["coordinates"] if geometry["type"] == "Point" else None
     if coordinates is not None and len(coordinates) == 2:
         x, y = float(coordinates[0]), float(coordinates[1])
         return POINT_WKB.pack(1, 1, x, y), (x, y, x, y)
     try:
         geom = shape(geometry)
-        return shapely.to_wkb(geom), _bbox(geom)
+        bbox = _bbox(geom)
+        if not shapely.is_valid(geom):
+            geom = shapely.make_valid(geom)
+        return shapely.to_wkb(geom), bbox
     except (ValueError, TypeError, shapely.errors.GEOSException):
         raise InvalidInput(
             "geometry.coordinates",

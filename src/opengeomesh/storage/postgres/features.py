@@ -3,10 +3,11 @@
 Each collection has its own table ``features_<key>`` (made and dropped by the collection store
 with the collection): ``fid`` (page order), ``id``, the GeoJSON text of geometry and properties
 exactly as SQLite keeps it (pages are assembled from it, byte for byte the same), ``geom``
-(PostGIS, SRID 4326, 2D, GIST index) for spatial tests, ``properties`` (``jsonb``, generated
-from the text) for filters, ``t0``/``t1`` and ``version``. A bbox query is ``&&`` on the GIST
-index plus an exact ``ST_Intersects``; pages are walked by key (``fid``). Imports stream the
-features in with ``COPY`` in batches, all in one transaction.
+(PostGIS, SRID 4326, 2D, valid, GIST index) for spatial tests, ``properties`` (``jsonb``
+generated from the text, U+0000 read as U+0001) for filters, ``t0``/``t1`` and ``version``.
+A bbox query is ``ST_Intersects`` (``&&`` on the GIST index, then the exact test); pages are
+walked by key (``fid``). Imports stream the features in with ``COPY`` in batches, all in one
+transaction.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def create_feature_table(conn: psycopg.Connection, key: int) -> None:
         f'CREATE TABLE {table} (fid bigint PRIMARY KEY, id text COLLATE "C" NOT NULL UNIQUE,'
         " id_numeric boolean NOT NULL, geometry text, geom geometry(Geometry, 4326),"
         " properties_json text,"
-        " properties jsonb GENERATED ALWAYS AS (properties_json::jsonb) STORED,"
+        " properties jsonb GENERATED ALWAYS AS (ogm_nul_free(properties_json)::jsonb) STORED,"
         " t0 double precision, t1 double precision, version bigint NOT NULL)"
     )
     conn.execute(f"CREATE INDEX {table}_geom ON {table} USING gist (geom)")
@@ -77,7 +78,8 @@ def stored(row: Any) -> StoredFeature:
 
 def ewkb(wkb: bytes | None) -> str | None:
     """A feature's geometry as hex EWKB with SRID 4326, in 2D (heights stay in the GeoJSON).
-    2D points, most features, are rewritten without shapely."""
+    The WKB is already valid (``geojson.parse_feature``): PostGIS's GEOS fails on some tests
+    of invalid geometries. 2D points, most features, are rewritten without shapely."""
     if wkb is None:
         return None
     if len(wkb) == _POINT.size and wkb[:5] == b"\x01\x01\x00\x00\x00":

@@ -4,7 +4,8 @@ both databases share are in ``storage/filter_sql.py``.
 Properties are read from ``f.properties`` (``jsonb``) by a bound key: ``jsonb_typeof`` tells the
 kind, ``->>`` gives the text, cast to ``double precision`` or ``boolean``. Strings compare in the
 ``"C"`` collation (by code point, as SQLite and ``cql2`` compare them), whatever the database's
-own collation. LIKE keeps CQL2's pattern as it is (PostgreSQL's LIKE has the same ``%``, ``_``
+own collation; U+0000, which PostgreSQL's text cannot hold, is read as U+0001 on both sides.
+LIKE keeps CQL2's pattern as it is (PostgreSQL's LIKE has the same ``%``, ``_``
 and ``\\``). Spatial predicates are PostGIS's ``ST_*`` on ``f.geom`` (SRID 4326, 2D), which use
 the GIST index by themselves.
 
@@ -42,6 +43,12 @@ def pyformat(piece: Sql) -> tuple[str, tuple[Any, ...]]:
     """A piece's text with psycopg's placeholders (``%s``; a ``%`` of the text doubled).
     The text is ours: only bound parameters ever carry what a client sent."""
     return piece.text.replace("%", "%%").replace("?", "%s"), piece.args
+
+
+def nul_free(text: str) -> str:
+    """A filter's string as the stored properties are read for filters (``ogm_nul_free``):
+    PostgreSQL's text cannot hold U+0000, so it is U+0001 on both sides."""
+    return text.replace("\x00", "\x01")
 
 
 def translate(found: Filter, *, temporal_property: str | None) -> Sql:
@@ -93,14 +100,15 @@ class PgFilterSql(FilterSql):
 
     def value(self, value: str | float | bool) -> Sql:
         kind = kind_of(value)
-        collation = f" {_TEXT}" if kind == "string" else ""
-        return sql(f"CAST({{}} AS {_CASTS[kind]}){collation}", value)
+        if isinstance(value, str):
+            return sql(f"CAST({{}} AS text) {_TEXT}", nul_free(value))
+        return sql(f"CAST({{}} AS {_CASTS[kind]})", value)
 
     def null(self, kind: str) -> Sql:
         return Sql(f"CAST(NULL AS {_CASTS[kind]})")
 
     def like(self, value: Sql, pattern: str) -> Sql:
-        return sql("({} LIKE {} ESCAPE E'\\\\')", value, pattern)
+        return sql("({} LIKE {} ESCAPE E'\\\\')", value, nul_free(pattern))
 
     def geometry_is_null(self) -> Sql:
         return Sql("(f.geom IS NULL)")

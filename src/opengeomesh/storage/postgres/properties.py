@@ -1,6 +1,7 @@
 """The property sampler's queries on PostgreSQL. Types are read from the properties' text as
 ``json`` (not ``jsonb``, which forgets whether ``2.0`` was written with a fraction), and named
-as SQLite's ``json_each`` names them, so the queryables are the same on both databases."""
+as SQLite's ``json_each`` names them, so the queryables are the same on both databases (a
+name holding U+0000 is read with U+0001: no filter can name either)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ _TYPES = (
     "SELECT j.key, CASE json_typeof(j.value)"
     " WHEN 'number' THEN CASE WHEN j.value::text ~ '^-?[0-9]+$' THEN 'integer' ELSE 'real' END"
     " WHEN 'string' THEN 'text' WHEN 'boolean' THEN j.value::text ELSE json_typeof(j.value) END"
-    " FROM (SELECT properties_json::json AS p FROM {table} ORDER BY fid {order} LIMIT %s) s,"
+    " FROM (SELECT ogm_nul_free(properties_json)::json AS p FROM {table}"
+    " ORDER BY fid {order} LIMIT %s) s,"
     " json_each(s.p) j WHERE json_typeof(s.p) = 'object' GROUP BY 1, 2"
 )
 

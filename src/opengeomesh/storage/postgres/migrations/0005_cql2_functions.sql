@@ -1,3 +1,5 @@
+-- Functions of the PostgreSQL feature store and its CQL2 filters.
+
 -- Times in CQL2 filters as the cql2 package reads them (features/timeval.py, cql2_seconds),
 -- for properties other than a collection's temporal property: POSIX seconds in UTC, or NULL
 -- for anything else. No input makes them raise (an error would fail the whole query): every
@@ -62,4 +64,14 @@ CREATE OR REPLACE FUNCTION ogm_bound(value text, open_end double precision)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN value = '..' THEN open_end ELSE ogm_instant(value) END
+$$;
+
+-- Properties as jsonb for filters: jsonb cannot hold U+0000, which JSON text may (as \u0000).
+-- Read for filters only, it becomes U+0001 (a control character, like NUL never a name a filter
+-- may use); the text served keeps it. Escaped backslashes are first spelled \u005c, so every
+-- backslash left starts an escape and "\u0000" is always one.
+CREATE OR REPLACE FUNCTION ogm_nul_free(value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE WHEN strpos(value, '\u0000') = 0 THEN value
+        ELSE replace(replace(value, '\\', '\u005c'), '\u0000', '\u0001') END
 $$;
