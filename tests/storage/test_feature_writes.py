@@ -14,10 +14,11 @@ import orjson
 import psycopg
 import pytest
 
-from opengeomesh.errors import NotFound
+from opengeomesh.errors import Busy, NotFound
 from opengeomesh.features.geojson import parse_feature
 from opengeomesh.features.models import ChangeAction, Collection, NewFeature, StoredFeature
 from opengeomesh.features.store import DuplicateFeatureId, VersionMismatch
+from opengeomesh.storage.postgres import feature_writes
 from opengeomesh.storage.postgres.notifications import CHANNEL
 from tests.postgres import fresh_database_url
 from tests.storage.layers import Layers, layers_on, opened, point
@@ -232,6 +233,26 @@ def test_postgres_writes_notify_listeners(tmp_path: Any) -> None:
             got = [n.payload for n in listener.notifies(timeout=2, stop_after=3)]
     key = collection.key
     assert got == [f"{key}:2", f"{key}:3", f"{key}:4"]
+
+
+def test_postgres_writes_wait_for_others_only_so_long(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write behind a long one of the same collection (an import) is Busy after a while, as
+    on SQLite; other collections are not held up."""
+    monkeypatch.setattr(feature_writes, "LOCK_WAIT", 0.3)
+    with opened("postgresql", tmp_path) as stores:
+        layers = layers_on(stores)
+        held, other = layers.create("held", [point("a", 1, 1)]), layers.create("other", [])
+        url = stores.database.url  # type: ignore[attr-defined]
+        with psycopg.connect(url) as importing:  # holds the row as an import does
+            importing.execute("SELECT 1 FROM collections WHERE key = %s FOR UPDATE", (held.key,))
+            with pytest.raises(Busy):
+                stores.feature_writes.insert(held, new("b", 2, 2), "alice")
+            with pytest.raises(Busy):
+                stores.feature_writes.delete(held, "a", expected=None, actor="alice")
+            assert stores.feature_writes.insert(other, new("b", 2, 2), "alice").version == 1
+        assert stores.feature_writes.insert(held, new("b", 2, 2), "alice").version == 2
 
 
 def test_fresh_database_url_is_usable() -> None:

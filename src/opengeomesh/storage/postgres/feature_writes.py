@@ -6,17 +6,19 @@ Writers of one collection serialise on its row in ``collections``: they lock it 
 the feature they change (so a version check cannot race another write) and take the next change
 number with ``UPDATE … RETURNING``, so commits come in change-number order, which a live change
 feed relies on. Each write also sends ``NOTIFY ogm_changes, '<key>:<change number>'``, delivered
-when it commits.
+when it commits. A write waits at most ``LOCK_WAIT`` for another one of its collection (a long
+import, say) and is then ``Busy``, as SQLite's busy timeout has it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 
-from opengeomesh.errors import NotFound
+from opengeomesh.errors import Busy, NotFound
 from opengeomesh.features.models import (
     ChangeAction,
     Collection,
@@ -39,6 +41,18 @@ from opengeomesh.storage.postgres.features import (
 )
 
 _RETURNING = "RETURNING fid, id, id_numeric, geometry, properties_json, version"
+LOCK_WAIT = 10.0  # seconds, as SQLite's busy timeout
+
+
+@contextmanager
+def _writing(db: PgDatabase) -> Iterator[psycopg.Connection]:
+    """A write transaction that waits at most ``LOCK_WAIT`` for locks."""
+    try:
+        with db.transaction() as conn:
+            conn.execute(f"SET LOCAL lock_timeout = {int(LOCK_WAIT * 1000)}")
+            yield conn
+    except psycopg.errors.LockNotAvailable:
+        raise Busy("the collection is busy with another write; try again shortly") from None
 
 
 class PgFeatureWriter:
@@ -49,7 +63,7 @@ class PgFeatureWriter:
 
     def insert(self, collection: Collection, feature: NewFeature, actor: str) -> StoredFeature:
         table = table_name(collection.key)
-        with self._db.transaction() as conn:
+        with _writing(self._db) as conn:
             seq = _next_change(conn, collection, feature, count=1)
             found = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {table}").fetchone()
             assert found is not None
@@ -93,7 +107,7 @@ class PgFeatureWriter:
         """Write ``change(current)`` in one transaction with the read of ``current``, so a
         merge never undoes a write that came in between."""
         table = table_name(collection.key)
-        with self._db.transaction() as conn:
+        with _writing(self._db) as conn:
             current = _current(conn, collection, feature_id, expected)
             if current is None:
                 return None
@@ -120,7 +134,7 @@ class PgFeatureWriter:
         self, collection: Collection, feature_id: str, *, expected: int | None, actor: str
     ) -> bool:
         table = table_name(collection.key)
-        with self._db.transaction() as conn:
+        with _writing(self._db) as conn:
             current = _current(conn, collection, feature_id, expected)
             if current is None:
                 return False
