@@ -84,3 +84,27 @@ def test_progress_and_an_import_into_features(stores_layers: Layers) -> None:
     empty = io.BytesIO(b'{"type": "FeatureCollection", "features": []}')
     assert layers.catalog.import_features(layers.owner, "layer", empty) == 0
     assert layers.collection("layer").feature_count == MANY + 2
+
+
+def test_postgres_layers_with_features_have_their_spatial_index(stores_layers: Layers) -> None:
+    """A new layer's GIST index is made by its first write (after the rows, for an import)."""
+    layers = stores_layers
+    if layers.kind != "postgresql":
+        pytest.skip("PostgreSQL's GIST index")
+
+    def indexed(collection_id: str) -> bool:
+        key = layers.collection(collection_id).key
+        return execute(layers.stores, f"SELECT to_regclass('features_{key}_geom')") != (None,)
+
+    layers.create("empty", [])
+    assert not indexed("empty")
+    bad = [point("a", 1, 1), point("a", 2, 2)]
+    with pytest.raises(InvalidInput):
+        layers.catalog.import_features(layers.owner, "empty", lines(bad))
+    assert not indexed("empty")
+    layers.create("imported", [point("a", 1, 1)])
+    assert indexed("imported")
+    written = layers.create("written", [])
+    layers.stores.feature_writes.insert(written, parse_feature(point("a", 1, 1)), "alice")
+    assert indexed("written")
+    assert layers.ids("written", {"bbox": "0,0,2,2"}) == ["a"]

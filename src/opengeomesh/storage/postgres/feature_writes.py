@@ -35,7 +35,9 @@ from opengeomesh.storage.postgres.features import (
     SELECT,
     ewkb,
     feature_row,
+    has_spatial_index,
     notify,
+    spatial_index,
     stored,
     table_name,
 )
@@ -76,6 +78,8 @@ class PgFeatureWriter:
                 ).fetchone()
             except psycopg.errors.UniqueViolation:
                 raise DuplicateFeatureId(row[1], 0) from None
+            if not has_spatial_index(conn, table):
+                spatial_index(conn, table)
             _record(conn, collection, row[1], ChangeAction.CREATE, actor, seq)
             notify(conn, collection, seq)
             return stored(written)
