@@ -15,9 +15,18 @@ from opengeomesh import __version__
 from opengeomesh.api.problems import install_problem_handlers
 from opengeomesh.api.routes import install_routes
 from opengeomesh.api.vary import VaryOnAccept
-from opengeomesh.config import Settings
+from opengeomesh.config import Settings, load_settings
 from opengeomesh.ocm.outbox import Courier
 from opengeomesh.services import Services, open_services
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one of several workers (uvicorn's ``factory``, called in each worker
+    process): the settings are read again from ``config.toml`` and the ``OGM_*`` variables,
+    which carry what the command line set. The parent did the one-time start-up work (data
+    directory, migrations, keys), so the database is only checked here."""
+    settings = load_settings()
+    return create_app(settings, open_services(settings, prepared=True))
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:

@@ -1,9 +1,14 @@
-"""The database's connections: one per thread, closed when the thread ends."""
+"""The database's connections (one per thread, closed when the thread ends) and its schema."""
 
 import gc
 import threading
 from pathlib import Path
 
+import pytest
+
+from opengeomesh.config import load_settings
+from opengeomesh.errors import InvalidInput
+from opengeomesh.services import open_services
 from opengeomesh.storage.sqlite.database import Database
 
 
@@ -19,3 +24,16 @@ def test_connections_end_with_their_threads(tmp_path: Path) -> None:
     assert database.open_connections == 1  # only this thread's, from migrate()
     database.close()
     assert database.open_connections == 0
+
+
+def test_a_worker_checks_the_schema_and_never_migrates(tmp_path: Path) -> None:
+    """Workers of ``serve --workers N`` open the database prepared by their parent: an
+    unmigrated one is refused with what to do, not migrated by each of them at once."""
+    settings = load_settings({"data_dir": tmp_path}, environ={})
+    with pytest.raises(InvalidInput, match="db upgrade"):
+        open_services(settings, prepared=True)
+    assert Database(settings.sqlite_path).schema_version() == 0
+    open_services(settings, serving=True).close()
+    worker = open_services(settings, prepared=True)
+    assert worker.stores.database.check_schema() == worker.stores.database.schema_version() > 0
+    worker.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import shapely
 from shapely.geometry import box
 
-from opengeomesh.errors import Busy
+from opengeomesh.errors import Busy, InvalidInput
 from opengeomesh.storage.sqlite import predicates
 
 MIGRATIONS_PACKAGE = "opengeomesh.storage.sqlite.migrations"
@@ -115,6 +115,22 @@ class Database:
             yield conn
         finally:
             conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        """The schema version of the database (0 for a new file)."""
+        return int(self.connection().execute("PRAGMA user_version").fetchone()[0])
+
+    def check_schema(self) -> int:
+        """The schema version, if it is this version's; otherwise the operator must migrate
+        (for processes that must not migrate themselves, such as one of several workers)."""
+        current, latest = self.schema_version(), _migrations()[-1][0]
+        if current != latest:
+            raise InvalidInput(
+                "database",
+                f"{self.path} is at schema version {current}, this server needs {latest}:"
+                " run `opengeomesh db upgrade`",
+            )
+        return current
 
     def migrate(self) -> int:
         """Apply the migrations not applied yet; returns the schema version."""

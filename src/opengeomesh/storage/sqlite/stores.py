@@ -27,10 +27,14 @@ class SqliteStores:
     shares: SqliteShareStore
 
 
-def open_sqlite(path: Path) -> SqliteStores:
-    """Open (creating if needed) and migrate the database at ``path``."""
+def open_sqlite(path: Path, *, migrate: bool = True) -> SqliteStores:
+    """Open (creating if needed) and migrate the database at ``path``; without ``migrate``,
+    only check that it is migrated already."""
     database = Database(path)
-    database.migrate()
+    if migrate:
+        database.migrate()
+    else:
+        database.check_schema()
     return SqliteStores(
         database=database,
         accounts=SqliteAccountStore(database),
