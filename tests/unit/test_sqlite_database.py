@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from opengeomesh.config import load_settings
-from opengeomesh.errors import InvalidInput
-from opengeomesh.services import open_services
+from opengeomesh.errors import Conflict, InvalidInput
+from opengeomesh.services import Services, open_services
 from opengeomesh.storage.sqlite.database import Database
 
 
@@ -37,3 +37,20 @@ def test_a_worker_checks_the_schema_and_never_migrates(tmp_path: Path) -> None:
     worker = open_services(settings, prepared=True)
     assert worker.stores.database.check_schema() == worker.stores.database.schema_version() > 0
     worker.close()
+
+
+def test_a_name_taken_meanwhile_is_a_conflict(services: Services) -> None:
+    """The domain checks that a name is free, but another worker may take it before the write:
+    the store's refusal is a 409, not a 500."""
+    stores = services.stores
+    owner = stores.accounts.add_user("alice", "Alice", False)
+    with pytest.raises(Conflict, match="user 'alice'"):
+        stores.accounts.add_user("alice", "Alice again", False)
+    stores.accounts.add_group("control-room")
+    with pytest.raises(Conflict, match="group 'control-room'"):
+        stores.accounts.add_group("control-room")
+    layer = {"title": "L", "description": "", "owner_id": owner.id, "public": False}
+    stores.collections.create("layer", temporal_property=None, **layer)
+    with pytest.raises(Conflict, match="collection 'layer'"):
+        stores.collections.create("layer", temporal_property=None, **layer)
+    assert [c.id for c in stores.collections.all()] == ["layer"]

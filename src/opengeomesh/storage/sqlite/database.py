@@ -15,7 +15,7 @@ from pathlib import Path
 import shapely
 from shapely.geometry import box
 
-from opengeomesh.errors import Busy, InvalidInput
+from opengeomesh.errors import Busy, Conflict, InvalidInput
 from opengeomesh.storage.sqlite import predicates
 
 MIGRATIONS_PACKAGE = "opengeomesh.storage.sqlite.migrations"
@@ -29,6 +29,18 @@ def now_text() -> str:
 
 def parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+@contextmanager
+def name_taken_is_conflict(detail: str) -> Iterator[None]:
+    """A write that breaks a UNIQUE constraint is a :class:`Conflict`: the callers check that
+    a name is free first, but another thread or worker process may take it in between."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" not in str(exc):
+            raise
+        raise Conflict(detail) from None
 
 
 def _intersects(wkb: bytes | None, minx: float, miny: float, maxx: float, maxy: float) -> int:
