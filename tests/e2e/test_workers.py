@@ -11,7 +11,6 @@ might all reach one worker.
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from itertools import count
 
 import httpx
 import orjson
@@ -26,7 +25,6 @@ from tests.e2e.orgs import Org, eventually, make_org, token
 
 WORKERS = 2
 ACCESS_LINE = re.compile(r'\[(\d+)\] \S+ - "([^"]*)" (\d{3})')
-_markers = count(1)
 
 
 @pytest.fixture(scope="module")
