@@ -1,11 +1,13 @@
 """The database's connections (one per thread, closed when the thread ends) and its schema."""
 
 import gc
+import os
 import threading
 from pathlib import Path
 
 import pytest
 
+from opengeomesh.app import create_app_from_environment
 from opengeomesh.config import load_settings
 from opengeomesh.errors import Conflict, InvalidInput
 from opengeomesh.services import Services, open_services
@@ -54,3 +56,23 @@ def test_a_name_taken_meanwhile_is_a_conflict(services: Services) -> None:
     with pytest.raises(Conflict, match="collection 'layer'"):
         stores.collections.create("layer", temporal_property=None, **layer)
     assert [c.id for c in stores.collections.all()] == ["layer"]
+
+
+def test_the_worker_factory_reads_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``create_app_from_environment`` (uvicorn's factory in each worker) reads the settings
+    from ``OGM_*``; a database not migrated yet stops the workers for good (uvicorn's exit
+    status 3) instead of having them started again and again."""
+    for name in [n for n in os.environ if n.startswith("OGM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OGM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OGM_TITLE", "Worker")
+    with pytest.raises(SystemExit) as stopped:
+        create_app_from_environment()
+    assert stopped.value.code == 3
+    open_services(load_settings(), serving=True).close()
+    app = create_app_from_environment()
+    services: Services = app.state.services
+    assert services.settings.data_dir == tmp_path and app.title == "Worker"
+    services.close()
