@@ -39,17 +39,28 @@ class Services:
         self.stores.database.close()
 
 
-def open_services(settings: Settings, *, serving: bool = False) -> Services:
-    """Create the data directory, migrate the database and build the services; ``serving`` for
-    the server process itself (not a CLI command beside it)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    stores = open_stores(settings)
+def open_services(settings: Settings, *, serving: bool = False, prepared: bool = False) -> Services:
+    """Create the data directory, migrate the database and build the services.
+
+    ``serving`` for the process that starts a server (not a CLI command beside it): it also
+    renews a signing key named after an old host. ``prepared`` for one of several workers,
+    whose parent did that start-up work once before starting them: the database is only
+    checked, never migrated, and no key is renewed.
+    """
+    if not prepared:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stores = open_stores(settings, migrate=not prepared)
     accounts = AccountDirectory(stores.accounts)
     catalog = Catalog(
         stores.collections, stores.features, accounts, count_limit=settings.count_limit
     )
     federation = open_federation(
-        settings, stores.federation, stores.shares, accounts, catalog, serving=serving
+        settings,
+        stores.federation,
+        stores.shares,
+        accounts,
+        catalog,
+        serving=serving and not prepared,
     )
     catalog.before_delete(federation.sharing.collection_deleted)
     catalog.after_access_change(federation.sharing.access_changed)

@@ -187,6 +187,11 @@ class OutboundClient:
             headers={"User-Agent": "OpenGeoMesh"},
         )
 
+    @property
+    def timeout(self) -> float:
+        """Seconds one exchange may take in all (after up to a second waiting for a slot)."""
+        return self._timeout
+
     def send(self, request: httpx.Request, *, max_bytes: int | None = None) -> PeerResponse:
         """Send a prepared request; follow same-host redirects only (GET requests). Answers
         over ``max_bytes`` (default: the client's cap) are refused."""

@@ -18,6 +18,10 @@ class Database(Protocol):
         """Apply the migrations not applied yet; returns the schema revision."""
         ...
 
+    def check_schema(self) -> str:
+        """The schema revision if it is the newest, else :class:`InvalidInput`."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -34,12 +38,15 @@ class Stores:
     shares: ShareStore
 
 
-def open_stores(settings: Settings) -> Stores:
-    """Open (creating if needed) and migrate the database the settings name."""
+def open_stores(settings: Settings, *, migrate: bool = True) -> Stores:
+    """Open (creating if needed) and migrate the database the settings name; without
+    ``migrate``, only check that it is migrated already."""
     if settings.database_kind == "postgresql":
         from opengeomesh.storage.postgres.stores import open_postgres
 
-        return open_postgres(settings.postgres_url, max_connections=settings.database_pool_size)
+        return open_postgres(
+            settings.postgres_url, max_connections=settings.database_pool_size, migrate=migrate
+        )
     from opengeomesh.storage.sqlite.stores import open_sqlite
 
-    return open_sqlite(settings.sqlite_path)
+    return open_sqlite(settings.sqlite_path, migrate=migrate)

@@ -10,7 +10,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from opengeomesh.errors import Busy
-from opengeomesh.storage.migrations import upgrade
+from opengeomesh.storage.migrations import check_revision, upgrade
 
 # The errors that mean "another transaction won; the same request may succeed if repeated".
 RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
@@ -65,6 +65,10 @@ class PgDatabase:
         with self._ready().connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield conn
+
+    def check_schema(self) -> str:
+        """The schema revision if it is the newest, else :class:`InvalidInput`."""
+        return check_revision(self.url)
 
     def migrate(self) -> str:
         """Apply the migrations not applied yet (alembic); returns the schema revision."""

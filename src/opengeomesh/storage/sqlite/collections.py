@@ -6,7 +6,12 @@ from typing import Any
 
 from opengeomesh.features.models import Access, Collection, Grant, Permission, SubjectKind
 from opengeomesh.features.timeval import to_datetime
-from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
+from opengeomesh.storage.sqlite.database import (
+    Database,
+    name_taken_is_conflict,
+    now_text,
+    parse_time,
+)
 from opengeomesh.storage.sqlite.features import create_feature_tables, drop_feature_tables
 
 _COLUMNS = (
@@ -57,7 +62,8 @@ class SqliteCollectionStore:
         temporal_property: str | None,
     ) -> Collection:
         stamp = now_text()
-        with self._db.transaction() as conn:
+        taken = name_taken_is_conflict(f"collection {collection_id!r} exists already")
+        with taken, self._db.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO collections(id, title, description, owner_id, public,"
                 " temporal_property, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
