@@ -8,6 +8,7 @@ from opengeomesh.accounts.directory import AccountDirectory
 from opengeomesh.accounts.models import Caller
 from opengeomesh.config import Settings
 from opengeomesh.features.catalog import Catalog
+from opengeomesh.features.changes import ChangeFeed, ChangeHub
 from opengeomesh.features.editing import Editing
 from opengeomesh.features.remote import RemoteLayers
 from opengeomesh.ocm.federation import Federation, open_federation
@@ -23,6 +24,7 @@ class Services:
     accounts: AccountDirectory
     catalog: Catalog
     editing: Editing
+    changes: ChangeFeed
     federation: Federation
     mounts: RemoteLayers
     stores: SqliteStores
@@ -53,11 +55,20 @@ def open_services(settings: Settings, *, serving: bool = False) -> Services:
     )
     catalog.before_delete(federation.sharing.collection_deleted)
     catalog.after_access_change(federation.sharing.access_changed)
+    hub = ChangeHub()
+    catalog.after_access_change(hub.wake)  # followers check their access again at once
     return Services(
         settings=settings,
         accounts=accounts,
         catalog=catalog,
-        editing=Editing(catalog, stores.features, stores.feature_writes),
+        editing=Editing(catalog, stores.features, stores.feature_writes, hub),
+        changes=ChangeFeed(
+            catalog,
+            stores.feature_writes,
+            hub,
+            poll_seconds=settings.change_poll_seconds,
+            keepalive_seconds=settings.change_keepalive_seconds,
+        ),
         federation=federation,
         mounts=RemoteLayers(
             federation.inbox, federation.client, max_page_bytes=settings.max_remote_page_bytes
