@@ -11,6 +11,7 @@ from opengeomesh.features.catalog import Catalog
 from opengeomesh.features.changes import ChangeFeed, ChangeHub
 from opengeomesh.features.editing import Editing
 from opengeomesh.features.remote import RemoteLayers
+from opengeomesh.features.remote_changes import RemoteChanges
 from opengeomesh.ocm.federation import Federation, open_federation
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
 from opengeomesh.storage.sqlite.stores import SqliteStores, open_sqlite
@@ -27,6 +28,7 @@ class Services:
     changes: ChangeFeed
     federation: Federation
     mounts: RemoteLayers
+    mount_changes: RemoteChanges
     stores: SqliteStores
 
     def caller_for_token(self, token: str | None) -> Caller:
@@ -57,6 +59,9 @@ def open_services(settings: Settings, *, serving: bool = False) -> Services:
     catalog.after_access_change(federation.sharing.access_changed)
     hub = ChangeHub()
     catalog.after_access_change(hub.wake)  # followers check their access again at once
+    mounts = RemoteLayers(
+        federation.inbox, federation.client, max_page_bytes=settings.max_remote_page_bytes
+    )
     return Services(
         settings=settings,
         accounts=accounts,
@@ -70,8 +75,16 @@ def open_services(settings: Settings, *, serving: bool = False) -> Services:
             keepalive_seconds=settings.change_keepalive_seconds,
         ),
         federation=federation,
-        mounts=RemoteLayers(
-            federation.inbox, federation.client, max_page_bytes=settings.max_remote_page_bytes
+        mounts=mounts,
+        mount_changes=RemoteChanges(
+            mounts,
+            federation.inbox,
+            federation.client,
+            poll_seconds=settings.change_poll_seconds,
+            keepalive_seconds=settings.change_keepalive_seconds,
+            # a sender's keep-alives may come less often than ours: reconnecting is harmless
+            idle_seconds=settings.peer_timeout + 2 * settings.change_keepalive_seconds,
+            max_event_bytes=settings.max_remote_page_bytes,
         ),
         stores=stores,
     )

@@ -85,6 +85,11 @@ class RemoteLayers:
         share = self._inbox.mount(caller, collection_id)
         return None if share is None else _layer(share)
 
+    def read(self, layer: MountedLayer, path: str, query: dict[str, str]) -> dict[str, Any]:
+        """A JSON object from below the shared collection's URL (``path`` such as
+        ``/changes``), asked with the share's token; the sender's refusals become ours."""
+        return _object(self._get(layer, path, query), layer)
+
     def describe(self, layer: MountedLayer) -> dict[str, Any]:
         """The sender's description of the collection (extent, feature count)."""
         answer = _object(self._get(layer, "", {}), layer)
