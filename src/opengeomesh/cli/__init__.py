@@ -62,6 +62,7 @@ DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory [en
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="sqlite:///PATH")]
 UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this local user")]
 UserReq = Annotated[str, typer.Option("--user", help="Act as this local user")]
+SHUTDOWN_GRACE_SECONDS = 5  # what `serve` waits at shutdown for answers still being sent
 
 OPERATOR = Caller(
     user=User(
@@ -144,6 +145,9 @@ def serve(
         http="httptools",
         log_level=settings.log_level,
         proxy_headers=True,
+        # open change streams never finish by themselves: they are cut after this many
+        # seconds of a shutdown, and their clients resume with Last-Event-ID
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 
