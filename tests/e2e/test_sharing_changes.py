@@ -175,6 +175,12 @@ def test_a_subscriber_on_the_mount_gets_everything_once(feed_orgs: tuple[Org, Or
         seen += numbers(page["events"])
         url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
     assert seen == numbers(on_a["events"]) + numbers(again.events)
+    ahead = httpx.get(f"{mount}/changes?since=9999", headers=bob)
+    assert ahead.status_code == 400 and ahead.json()["parameter"] == "since"
+    ahead = httpx.get(
+        f"{mount}/changes", headers={**bob, "Accept": "text/event-stream", "Last-Event-ID": "9999"}
+    )
+    assert ahead.status_code == 400 and ahead.json()["parameter"] == "since"
 
     # revoking the share ends B's stream
     last = Subscriber(f"{mount}/changes", bob)

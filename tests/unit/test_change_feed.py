@@ -26,6 +26,10 @@ from opengeomesh.features.changes import (
 )
 from opengeomesh.features.editing import Editing
 from opengeomesh.features.models import ChangeAction, FeatureChange
+from opengeomesh.features.remote import MountedLayer
+from opengeomesh.features.remote_changes import _page
+from opengeomesh.ocm.client import PeerUnavailable
+from opengeomesh.ocm.models import ReceivedShare, ReceivedState, ShareType
 from opengeomesh.services import Services
 
 
@@ -255,3 +259,47 @@ def test_a_stream_ends_when_access_ends(services: Services) -> None:
     )
     assert ended
     assert [i.seq for i in items if isinstance(i, ChangeEvent)] in ([], [1])
+
+
+def mounted() -> MountedLayer:
+    moment = datetime(2026, 5, 1, tzinfo=UTC)
+    share = ReceivedShare(
+        id=1,
+        sender_host="a.example",
+        provider_id="p",
+        share_type=ShareType.USER,
+        recipient="bob",
+        name="units",
+        description="",
+        owner="alice@a.example",
+        owner_name="Alice",
+        sender="alice@a.example",
+        sender_name="Alice",
+        uri="https://a.example/collections/units",
+        permission="read",
+        state=ReceivedState.ACCEPTED,
+        created=moment,
+        updated=moment,
+    )
+    return MountedLayer(id="ocm-1", title="units", description="", share=share)
+
+
+def test_a_senders_pages_are_checked() -> None:
+    def event(n: int) -> dict[str, Any]:
+        return {"changenumber": n, "type": "org.ogc.api.collection.item.delete", "subject": "x"}
+
+    layer = mounted()
+    page = _page(
+        {"events": [event(3), event(4)], "currentChange": 9, "links": [{"rel": "next"}]}, layer, 2
+    )
+    assert [e.seq for e in page.events] == [3, 4] and page.more and page.current == 9
+    assert _page({"events": [], "currentChange": "x"}, layer, 5).current == 5
+    for odd in (
+        {"events": [event(4), event(3)]},
+        {"events": [event(3), event(3)]},
+        {"events": [event(2)]},  # not after since
+        {"events": [{"changenumber": 3}]},
+        {"items": []},
+    ):
+        with pytest.raises(PeerUnavailable):
+            _page(odd, layer, 2)

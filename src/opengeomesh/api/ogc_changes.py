@@ -11,7 +11,8 @@ field (so ``EventSource.onmessage`` sees every change; the type is in the CloudE
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,7 +107,7 @@ async def _stream(
         )
     if request.method == "HEAD":
         return Response(media_type=EVENT_STREAM, headers=STREAM_HEADERS)
-    items: AsyncIterator[FeedItem]
+    items: AsyncGenerator[FeedItem, None]
     if layer is not None:
         mounted = layer
 
@@ -131,16 +132,19 @@ async def _stream(
 
 
 async def _server_sent_events(
-    items: AsyncIterator[FeedItem], source: str, collection_id: str
+    items: AsyncGenerator[FeedItem, None], source: str, collection_id: str
 ) -> AsyncIterator[bytes]:
-    async for item in items:
-        if isinstance(item, ChangeEvent):
-            data = orjson.dumps(item.cloud_event(source, collection_id))  # one line
-            yield b"id: %d\ndata: %s\n\n" % (item.seq, data)
-        elif isinstance(item, Position):
-            yield b"retry: %d\nid: %d\n\n" % (RETRY_MS, item.seq)
-        else:
-            yield b": keep-alive\n\n"
+    """The feed's items as Server-Sent Events; when the client goes, the feed is closed at
+    once (its waiter unregistered, a relay's upstream stream closed)."""
+    async with aclosing(items):
+        async for item in items:
+            if isinstance(item, ChangeEvent):
+                data = orjson.dumps(item.cloud_event(source, collection_id))  # one line
+                yield b"id: %d\ndata: %s\n\n" % (item.seq, data)
+            elif isinstance(item, Position):
+                yield b"retry: %d\nid: %d\n\n" % (RETRY_MS, item.seq)
+            else:
+                yield b": keep-alive\n\n"
 
 
 def _wants_stream(accept: str) -> bool:

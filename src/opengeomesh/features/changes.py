@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,7 +295,7 @@ class ChangeFeed:
         caller_now: Callable[[], Caller],
         *,
         batch: int = DEFAULT_LIMIT,
-    ) -> AsyncIterator[FeedItem]:
+    ) -> AsyncGenerator[FeedItem, None]:
         """The position, then each change after ``since`` as it comes, strictly in order and
         none twice, with a keep-alive after ``keepalive_seconds`` of silence. Before each read
         the caller (``caller_now()``, which looks the token up again) must still be allowed to

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import suppress
 from functools import partial
 from typing import Any
@@ -85,7 +85,7 @@ class RemoteChanges:
 
     async def follow(
         self, layer: MountedLayer, since: int, still_mounted: Callable[[], bool]
-    ) -> AsyncIterator[FeedItem]:
+    ) -> AsyncGenerator[FeedItem, None]:
         """The position, then the sender's changes after ``since`` as they come, in order and
         none twice, with keep-alives after ``keepalive_seconds`` of silence. Every
         ``poll_seconds`` (and before an event, if longer ago) ``still_mounted()`` must hold."""
