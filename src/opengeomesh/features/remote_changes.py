@@ -40,6 +40,7 @@ log = logging.getLogger("opengeomesh")
 EVENT_STREAM = "text/event-stream"
 QUEUE = 1000  # events read from the sender ahead of the subscriber
 FIRST_PAUSE = 0.1  # seconds before opening a sender's stream again, doubling after failures
+LIVELY = 1.0  # seconds a sender's stream must have lasted for its end not to count as failure
 REFUSED = (400, 401, 403, 404, 410)  # for good: the share or the collection is gone
 
 
@@ -142,6 +143,7 @@ class RemoteChanges:
                     headers={"Accept": EVENT_STREAM, "Last-Event-ID": str(position)},
                 )
                 request.headers["Authorization"] = f"Bearer {token}"
+                opened = time.monotonic()
                 async with self._client.stream(request, idle_timeout=self._idle) as upstream:
                     if upstream.status == 401 and not fresh:
                         pause, fresh = 0.0, True  # once more with a new token
@@ -161,12 +163,18 @@ class RemoteChanges:
                         if event is not None and event.seq > position:
                             await queue.put(event)
                             position = event.seq
-                pause = FIRST_PAUSE  # it ended: open it again (its token may have expired)
+                # it ended (its token may have expired): open it again, soon unless it ended
+                # right after it opened
+                lasted = time.monotonic() - opened
+                pause = FIRST_PAUSE if lasted > LIVELY else self._longer(pause)
             except NotFound:  # the share was revoked (the token exchange said so)
                 break
             except OpenGeoMeshError as exc:  # unreachable, timed out, busy, odd answers
                 log.info("change feed of %s from %s: %s", layer.id, _host(layer), exc)
-                pause = min(max(pause * 2, FIRST_PAUSE), self._keepalive)
+                pause = self._longer(pause)
+
+    def _longer(self, pause: float) -> float:
+        return min(max(pause * 2, FIRST_PAUSE), self._keepalive)
 
 
 async def _next(
