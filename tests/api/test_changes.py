@@ -170,6 +170,21 @@ def test_a_share_token_reads_its_collection_only(
     page = client.get(CHANGES, headers=bearer)
     assert page.status_code == 200 and len(page.json()["events"]) == 4
     assert client.get("/collections/sectors/changes", headers=bearer).status_code == 404
+
+    # a stream with a token about to expire ends by itself at its next read (poll: 2 s)
+    brief = SHARE_TOKEN_PREFIX + "feed-test-brief"
+    assert shares.add_token(made.json()["id"], token_hash(brief), time.time() + 1.5)
+    answers: list[Any] = []
+    reader = threading.Thread(
+        target=lambda: answers.append(
+            client.get(CHANGES, headers={"Authorization": f"Bearer {brief}", **STREAM})
+        )
+    )
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive() and answers[0].status_code == 200
+    assert answers[0].text.startswith("retry: 2000\nid: 5\n\n")
+
     revoked = client.delete(f"/manage/shares/{made.json()['id']}", headers=world.auth("alice"))
     assert revoked.status_code == 204
     assert client.get(CHANGES, headers=bearer).status_code == 401
@@ -215,7 +230,7 @@ def test_a_stream_in_order_resumed_and_ended_with_access(
         edit(client, world)
         readers[1].start()
         waiting(2)
-        time.sleep(0.3)  # both read what there is
+        time.sleep(1)  # both read what there is (a stream checks access before each read)
     finally:
         services.catalog.ungrant(alice, "hydrants", "group:control-room")  # bob's access ends
         for reader in readers:

@@ -261,6 +261,28 @@ def test_a_stream_ends_when_access_ends(services: Services) -> None:
     assert [i.seq for i in items if isinstance(i, ChangeEvent)] in ([], [1])
 
 
+def test_a_stream_ends_when_its_collection_is_deleted(services: Services) -> None:
+    services.accounts.add_user("alice")
+    alice = services.accounts.caller_for_user("alice")
+    services.catalog.create(alice, "layer")
+    feed = ChangeFeed(
+        services.catalog,
+        services.stores.feature_writes,
+        services.changes.hub,
+        poll_seconds=0.05,
+        keepalive_seconds=60,
+    )
+    items, ended = follow(
+        feed,
+        services,
+        lambda: alice,
+        "layer",
+        lambda: services.catalog.delete(alice, "layer"),
+        until=lambda seen: False,
+    )
+    assert ended and items == [Position(0)]
+
+
 def mounted() -> MountedLayer:
     moment = datetime(2026, 5, 1, tzinfo=UTC)
     share = ReceivedShare(
