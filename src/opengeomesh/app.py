@@ -87,6 +87,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             "Content-Crs",
             "If-Match",
             "If-None-Match",
+            "Last-Event-ID",
         ],
         expose_headers=["ETag", "Location", "Content-Crs"],
     )

@@ -94,6 +94,20 @@ class Settings(BaseModel):
     max_feature_bytes: int = Field(
         4 << 20, ge=1024, description="Largest feature a client may write in one request"
     )
+    change_poll_seconds: float = Field(
+        2,
+        gt=0,
+        le=3600,
+        description="Seconds a change-feed stream waits before it reads again"
+        " when no write of this process woke it (writes of other processes arrive so)",
+    )
+    change_keepalive_seconds: float = Field(
+        15,
+        gt=0,
+        le=3600,
+        description="Seconds of silence after which a change-feed stream"
+        " sends a keep-alive comment (and checks the caller's access again)",
+    )
     max_remote_page_bytes: int = Field(
         64 << 20, ge=1 << 16, description="Largest page read from a mounted remote layer"
     )

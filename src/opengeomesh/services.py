@@ -8,8 +8,10 @@ from opengeomesh.accounts.directory import AccountDirectory
 from opengeomesh.accounts.models import Caller
 from opengeomesh.config import Settings
 from opengeomesh.features.catalog import Catalog
+from opengeomesh.features.changes import ChangeFeed, ChangeHub
 from opengeomesh.features.editing import Editing
 from opengeomesh.features.remote import RemoteLayers
+from opengeomesh.features.remote_changes import RemoteChanges
 from opengeomesh.ocm.federation import Federation, open_federation
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
 from opengeomesh.storage.stores import Stores, open_stores
@@ -23,8 +25,10 @@ class Services:
     accounts: AccountDirectory
     catalog: Catalog
     editing: Editing
+    changes: ChangeFeed
     federation: Federation
     mounts: RemoteLayers
+    mount_changes: RemoteChanges
     stores: Stores
 
     def caller_for_token(self, token: str | None) -> Caller:
@@ -64,14 +68,36 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
     )
     catalog.before_delete(federation.sharing.collection_deleted)
     catalog.after_access_change(federation.sharing.access_changed)
+    hub = ChangeHub()
+    catalog.after_access_change(hub.wake)  # followers check their access again at once
+    if serving or prepared:  # writes of other processes wake this one's followers too
+        stores.database.listen_for_changes(hub.wake, hub.wake_all)
+    mounts = RemoteLayers(
+        federation.inbox, federation.client, max_page_bytes=settings.max_remote_page_bytes
+    )
     return Services(
         settings=settings,
         accounts=accounts,
         catalog=catalog,
-        editing=Editing(catalog, stores.features, stores.feature_writes),
+        editing=Editing(catalog, stores.features, stores.feature_writes, hub),
+        changes=ChangeFeed(
+            catalog,
+            stores.feature_writes,
+            hub,
+            poll_seconds=settings.change_poll_seconds,
+            keepalive_seconds=settings.change_keepalive_seconds,
+        ),
         federation=federation,
-        mounts=RemoteLayers(
-            federation.inbox, federation.client, max_page_bytes=settings.max_remote_page_bytes
+        mounts=mounts,
+        mount_changes=RemoteChanges(
+            mounts,
+            federation.inbox,
+            federation.client,
+            poll_seconds=settings.change_poll_seconds,
+            keepalive_seconds=settings.change_keepalive_seconds,
+            # a sender's keep-alives may come less often than ours: reconnecting is harmless
+            idle_seconds=settings.peer_timeout + 2 * settings.change_keepalive_seconds,
+            max_event_bytes=settings.max_remote_page_bytes,
         ),
         stores=stores,
     )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from opengeomesh.api import manage, manage_federation, manage_shares, ocm, ocm_sharing, ogc
 from opengeomesh.api import ogc_editing as editing
+from opengeomesh.api.ogc_changes import changes
 from opengeomesh.api.ogc_queryables import queryables
 from opengeomesh.api.openapi import api_document, api_page
 
@@ -58,6 +59,7 @@ OGC_ROUTES = [
     Route("/collections/{collection_id}/queryables", queryables, READ, "Queryables (Part 3)"),
     Route("/collections/{collection_id}/items", ogc.items, READ, "Features of a collection"),
     Route("/collections/{collection_id}/items/{feature_id}", ogc.item, READ, "One feature"),
+    Route("/collections/{collection_id}/changes", changes, READ, "Changes (JSON or SSE)"),
     Route("/collections/{collection_id}/items", editing.create_item, ["POST"], "Add a feature"),
     Route("/collections/{collection_id}/items", editing.items_options, ["OPTIONS"], "Allowed"),
     Route(ITEM, editing.replace_item, ["PUT"], "Replace a feature"),

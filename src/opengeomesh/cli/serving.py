@@ -20,6 +20,7 @@ from opengeomesh.config import Settings, environment_for
 from opengeomesh.services import Services
 
 APP_FACTORY = "opengeomesh.app:create_app_from_environment"
+SHUTDOWN_GRACE_SECONDS = 5  # what `serve` waits at shutdown for answers still being sent
 
 
 def run(settings: Settings, flags: Mapping[str, Any], services: Services) -> None:
@@ -33,6 +34,9 @@ def run(settings: Settings, flags: Mapping[str, Any], services: Services) -> Non
         "http": "httptools",
         "log_level": settings.log_level,
         "proxy_headers": True,
+        # open change streams never finish by themselves: they are cut after this many
+        # seconds of a shutdown, and their clients resume with Last-Event-ID
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
     }
     if settings.workers == 1:
         uvicorn.run(create_app(settings, services), **options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,12 @@ class Database(Protocol):
 
     def check_schema(self) -> str:
         """The schema revision if it is the newest, else :class:`InvalidInput`."""
+        ...
+
+    def listen_for_changes(self, wake: Callable[[int], None], wake_all: Callable[[], None]) -> None:
+        """Call ``wake(collection_key)`` when another process commits a feature write, and
+        ``wake_all()`` when such calls may have been missed (a no-op where the database cannot
+        tell: followers then find those writes at their next poll)."""
         ...
 
     def close(self) -> None: ...

@@ -6,7 +6,7 @@ import sqlite3
 import struct
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,6 +136,9 @@ class Database:
         """Apply the migrations not applied yet (alembic); returns the schema revision."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return upgrade(f"sqlite:///{self.path}")
+
+    def listen_for_changes(self, wake: Callable[[int], None], wake_all: Callable[[], None]) -> None:
+        """SQLite cannot tell other processes' writes: followers poll for them."""
 
     def close(self) -> None:
         with self._lock:
