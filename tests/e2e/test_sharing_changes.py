@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from tests.conftest import stop_server
 from tests.e2e.conftest import FAST_OUTBOX
 from tests.e2e.orgs import Org, eventually, make_org, token
+from tests.postgres import fresh_database_url
 
 pytestmark = pytest.mark.e2e
 
@@ -26,22 +28,32 @@ FEED = FAST_OUTBOX + (
 )
 
 
-@pytest.fixture(scope="module")
-def feed_orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Org]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def feed_orgs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Org, Org]]:
+    """A and B; in the second round A runs two workers on PostgreSQL (B stays on SQLite)."""
     base = tmp_path_factory.mktemp("feed")
-    a = make_org(base, "a", "Feuerwehr Musterstadt", config=FEED)
-    b = make_org(base, "b", "Leitstelle Nord", config=FEED)
-    try:
+    with ExitStack() as stack:
+        config, workers = FEED, 1
+        if request.param == "postgresql":
+            config += f'database_url = "{stack.enter_context(fresh_database_url())}"\n'
+            workers = 2
+        a = make_org(base, "a", "Feuerwehr Musterstadt", config=config, workers=workers)
+        stack.callback(_stop, a)
+        b = make_org(base, "b", "Leitstelle Nord", config=FEED)
+        stack.callback(_stop, b)
         a.cli("user", "add", "alice")
         b.cli("user", "add", "bob")
         a.cli("collection", "create", "units", "--user", "alice")
         text = a.cli("invite", "create", "--user", "alice").stdout.strip()
         b.cli("invite", "accept", text, "--user", "bob")
         yield a, b
-    finally:
-        for org in (a, b):
-            if org.server is not None and org.server.process.poll() is None:
-                stop_server(org.server)
+
+
+def _stop(org: Org) -> None:
+    if org.server is not None and org.server.process.poll() is None:
+        stop_server(org.server)
 
 
 class Subscriber(threading.Thread):

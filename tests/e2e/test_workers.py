@@ -8,9 +8,14 @@ kernel hands connections to whichever worker accepts first, so a plain sequence 
 might all reach one worker.
 """
 
+import itertools
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import orjson
@@ -22,29 +27,46 @@ from opengeomesh.ocm.signatures import RequestSigner
 from tests.conftest import Server, child_processes, stop_server
 from tests.e2e.conftest import FAST_OUTBOX
 from tests.e2e.orgs import Org, eventually, make_org, token
+from tests.postgres import fresh_database_url
 
 WORKERS = 2
 ACCESS_LINE = re.compile(r'\[(\d+)\] \S+ - "([^"]*)" (\d{3})')
 
 
-@pytest.fixture(scope="module")
-def worker_orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Org]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def worker_orgs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Org, Org]]:
+    """Two organisations, each on two workers; in the second round each on its own PostgreSQL
+    database (schema)."""
     base = tmp_path_factory.mktemp("workers")
-    a = make_org(base, "a", "Feuerwehr Musterstadt", config=FAST_OUTBOX, workers=WORKERS)
-    b = make_org(base, "b", "Leitstelle Nord", config=FAST_OUTBOX, workers=WORKERS)
-    try:
-        a.cli("user", "add", "alice")
-        b.cli("user", "add", "bob", "--display-name", "Bob")
-        source = a.data.parent / "hydrants.geojson"
-        source.write_bytes(orjson.dumps(samples.hydrants(40)))
-        a.cli("collection", "import", "hydrants", str(source), "--create", "--user", "alice")
-        text = a.cli("invite", "create", "--user", "alice").stdout.strip()
-        b.cli("invite", "accept", text, "--user", "bob")
-        yield a, b
-    finally:
-        for org in (a, b):
-            if org.server is not None and org.server.process.poll() is None:
-                stop_server(org.server)
+    with ExitStack() as stack:
+        config = {"a": FAST_OUTBOX, "b": FAST_OUTBOX}
+        if request.param == "postgresql":
+            for name in config:
+                url = stack.enter_context(fresh_database_url())
+                config[name] += f'database_url = "{url}"\n'
+        a = make_org(base, "a", "Feuerwehr Musterstadt", config=config["a"], workers=WORKERS)
+        stack.callback(_stop, a)
+        b = make_org(base, "b", "Leitstelle Nord", config=config["b"], workers=WORKERS)
+        stack.callback(_stop, b)
+        yield from _prepared(a, b)
+
+
+def _stop(org: Org) -> None:
+    if org.server is not None and org.server.process.poll() is None:
+        stop_server(org.server)
+
+
+def _prepared(a: Org, b: Org) -> Iterator[tuple[Org, Org]]:
+    a.cli("user", "add", "alice")
+    b.cli("user", "add", "bob", "--display-name", "Bob")
+    source = a.data.parent / "hydrants.geojson"
+    source.write_bytes(orjson.dumps(samples.hydrants(40)))
+    a.cli("collection", "import", "hydrants", str(source), "--create", "--user", "alice")
+    text = a.cli("invite", "create", "--user", "alice").stdout.strip()
+    b.cli("invite", "accept", text, "--user", "bob")
+    yield a, b
 
 
 def server_of(org: Org) -> Server:
@@ -292,3 +314,56 @@ def test_a_replayed_signature_is_refused_by_every_worker(worker_orgs: tuple[Org,
     replays = on_every_worker(a, send, "POST /ocm/invite-accepted")[1:]
     assert statuses(replays) == {401}
     assert all("replay" in r.text for r in replays)
+
+
+def test_followers_on_one_worker_get_writes_made_through_the_other(tmp_path: Path) -> None:
+    """PostgreSQL: with polling all but off, a follower of the change feed on one worker gets
+    the writes answered by the other worker at once (LISTEN/NOTIFY carries the wake-ups)."""
+    with fresh_database_url() as url:
+        config = (
+            f'database_url = "{url}"\nchange_poll_seconds = 300\nchange_keepalive_seconds = 300\n'
+        )
+        a = make_org(tmp_path, "a", "Feuerwehr Musterstadt", config=config, workers=WORKERS)
+        try:
+            a.cli("user", "add", "alice")
+            a.cli("collection", "create", "units", "--user", "alice")
+            alice = token(a, "alice")
+            follower = Follower(f"{a.url}/collections/units/changes", alice)
+            follower.start()
+            assert eventually(lambda: answered_by(a, "/units/changes")), "no stream"
+            (stream_pid, _), *_ = answered_by(a, "/units/changes")
+            count = itertools.count()
+
+            def write() -> httpx.Response:
+                body = {"type": "Feature", "geometry": None, "properties": {"n": next(count)}}
+                return httpx.post(
+                    f"{a.url}/collections/units/items",
+                    headers={**alice, "Content-Type": "application/geo+json"},
+                    content=orjson.dumps(body),
+                )
+
+            began = time.monotonic()
+            answers = on_every_worker(a, write, "/units/items")
+            assert statuses(answers) == {201}
+            others = [pid for pid, _ in answered_by(a, "/units/items") if pid != stream_pid]
+            assert others, "no write reached the other worker"
+            assert eventually(lambda: len(follower.numbers) >= len(answers), 10)
+            assert time.monotonic() - began < 15  # not by a poll: those come every 300 s
+            assert follower.numbers == list(range(1, len(answers) + 1))
+        finally:
+            _stop(a)
+
+
+class Follower(threading.Thread):
+    """Collects the change numbers of a Server-Sent Events stream."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.headers = url, {**headers, "Accept": "text/event-stream"}
+        self.numbers: list[int] = []
+
+    def run(self) -> None:
+        with httpx.stream("GET", self.url, headers=self.headers, timeout=None) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    self.numbers.append(int(orjson.loads(line[6:])["changenumber"]))
