@@ -13,6 +13,7 @@ import Modify from 'ol/interaction/Modify.js';
 import Translate from 'ol/interaction/Translate.js';
 import Select from 'ol/interaction/Select.js';
 import ScaleLine from 'ol/control/ScaleLine.js';
+import Zoom from 'ol/control/Zoom.js';
 import { Style, Fill, Stroke, Circle as CircleStyle } from 'ol/style.js';
 import { createEmpty, extend, isEmpty } from 'ol/extent.js';
 import { fromLonLat } from 'ol/proj.js';
@@ -52,7 +53,7 @@ class Workspace {
       target: root,
       layers: [],
       view: new View({ center: fromLonLat([10.0, 51.2]), zoom: 6 }),
-      controls: [new ScaleLine()],
+      controls: [new Zoom(), new ScaleLine()],
     });
     this.layersInfo.forEach((info, index) => {
       const source = new VectorSource();
@@ -380,5 +381,12 @@ document.querySelectorAll('[data-copy]').forEach((button) => {
       source.select && source.select();
       button.textContent = 'Select and copy with Ctrl+C';
     }
+  });
+});
+
+// Forms that ask first (revoking a share)
+document.querySelectorAll('form[data-confirm]').forEach((form) => {
+  form.addEventListener('submit', (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   });
 });
