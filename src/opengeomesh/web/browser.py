@@ -235,8 +235,12 @@ async def guard(
 
 
 async def form_of(request: Request, web: WebUser) -> dict[str, str]:
-    """The form of a POST, after its CSRF token was checked."""
-    form = await read_form(request)
+    """The form of a POST, after its CSRF token was checked (a body that is no form carries no
+    token, so it is refused the same way)."""
+    try:
+        form = await read_form(request)
+    except InvalidInput:
+        form = {}
     if not sessions_of(request).csrf_ok(web.session, form.get(CSRF_FIELD)):
         raise Forbidden("the form is out of date (its security token does not match): reload")
     return form

@@ -69,14 +69,20 @@ def _local(caller: Caller, collection: Collection, access: Access) -> LayerView:
     )
 
 
-def _mounted(layer: MountedLayer) -> LayerView:
+def organisation_of(services: Services, host: str) -> str:
+    """The organisation a peer named in its discovery, else its host."""
+    peer = services.federation.policy.peer(host)
+    return peer.organisation if peer is not None and peer.organisation else host
+
+
+def _mounted(services: Services, layer: MountedLayer) -> LayerView:
     share = layer.share
     owner = share.owner_name or share.owner
     return LayerView(
         id=layer.id,
         title=layer.title,
         description=layer.description,
-        whose=f"{owner} ({share.sender_name or share.sender_host})",
+        whose=f"{owner} ({organisation_of(services, share.sender_host)})",
         origin=share.sender_host,
         editable=share.permission == "write",
         mounted=True,
@@ -88,14 +94,14 @@ def _mounted(layer: MountedLayer) -> LayerView:
 
 def all_layers(services: Services, caller: Caller) -> list[LayerView]:
     local = [_local(caller, c, a) for c, a in services.catalog.visible(caller)]
-    return local + [_mounted(m) for m in services.mounts.visible(caller)]
+    return local + [_mounted(services, m) for m in services.mounts.visible(caller)]
 
 
 def one_layer(services: Services, caller: Caller, layer_id: str) -> LayerView:
     """The layer, mounted or local; NotFound when the caller may not see it."""
     mounted = services.mounts.find(caller, layer_id)
     if mounted is not None:
-        return _mounted(mounted)
+        return _mounted(services, mounted)
     collection, access = services.catalog.get(caller, layer_id)
     return _local(caller, collection, access)
 

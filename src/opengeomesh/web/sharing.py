@@ -22,7 +22,7 @@ from opengeomesh.web.browser import (
     redirect,
     services_of,
 )
-from opengeomesh.web.layers import one_layer
+from opengeomesh.web.layers import one_layer, organisation_of
 from opengeomesh.web.wording import plain
 
 PERMISSIONS = ("read", "write")
@@ -157,9 +157,14 @@ def _id(request: Request) -> int:
 
 async def inbox_page(request: Request) -> Response:
     async def build(web: WebUser) -> Response:
-        shares = await call(services_of(request).federation.inbox.shares, web.caller)
+        services = services_of(request)
+        shares = await call(services.federation.inbox.shares, web.caller)
         pending = sum(1 for s in shares if s.state.value == "pending")
-        return page(request, "web/inbox.html", web, shares=shares, pending=pending)
+        hosts = {s.sender_host for s in shares}
+        names = {h: await call(organisation_of, services, h) for h in hosts}
+        return page(
+            request, "web/inbox.html", web, shares=shares, pending=pending, organisations=names
+        )
 
     return await guard(request, build)
 

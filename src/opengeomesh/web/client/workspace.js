@@ -98,7 +98,7 @@ class Workspace {
     }
   }
 
-  async loadAll() {
+  async loadAll(after = null) {
     this.say('Loading…');
     const failures = [];
     await Promise.all(this.layersInfo.map(async (info) => {
@@ -118,6 +118,7 @@ class Workspace {
     if (this.editId) this.renderTable();
     document.body.dataset.loaded = String(Date.now());
     if (failures.length) this.say(`Some layers could not be loaded. ${failures.join('; ')}`, true);
+    else if (after) this.say(after.text, after.error);
     else this.say(`Loaded at ${new Date().toLocaleTimeString()}.`);
   }
 
@@ -198,13 +199,14 @@ class Workspace {
 
   async saveGeometry(feature) {
     const id = feature.getId();
+    let after;
     try {
       await this.write('PATCH', this.itemUrl(id), { geometry: this.geometryOf(feature) }, 'application/merge-patch+json');
-      this.say(`Moved feature ${id}; saved.`);
+      after = { text: `Moved feature ${id}; saved.`, error: false };
     } catch (error) {
-      this.say(`Feature ${id} was not changed: ${error.message}`, true);
+      after = { text: `Feature ${id} was not changed: ${error.message}`, error: true };
     }
-    await this.loadAll();
+    await this.loadAll(after);
   }
 
   async create(feature) {
@@ -212,26 +214,25 @@ class Workspace {
     try {
       const response = await this.write('POST', this.editInfo.url, body, 'application/geo+json');
       const made = await response.json();
-      this.say(`Added feature ${made.id}; you can give it attributes now.`);
-      await this.loadAll();
+      await this.loadAll({ text: `Added feature ${made.id}; you can give it attributes now.`, error: false });
       this.openForm(made.id);
     } catch (error) {
-      this.say(`The feature was not added: ${error.message}`, true);
-      await this.loadAll();
+      await this.loadAll({ text: `The feature was not added: ${error.message}`, error: true });
     }
   }
 
   async deleteFeature(id) {
     if (id === undefined || id === null) return;
     if (!window.confirm(`Delete feature ${id}?`)) return;
+    let after;
     try {
       await this.write('DELETE', this.itemUrl(id));
-      this.say(`Deleted feature ${id}.`);
+      after = { text: `Deleted feature ${id}.`, error: false };
       this.closeForm();
     } catch (error) {
-      this.say(`Feature ${id} was not deleted: ${error.message}`, true);
+      after = { text: `Feature ${id} was not deleted: ${error.message}`, error: true };
     }
-    await this.loadAll();
+    await this.loadAll(after);
   }
 
   selected(feature) {
@@ -340,14 +341,15 @@ class Workspace {
       this.say(`Feature ${id} was not changed: the geometry is not valid JSON.`, true);
       return;
     }
+    let after;
     try {
       await this.write('PATCH', this.itemUrl(id), { geometry, properties }, 'application/merge-patch+json');
-      this.say(`Saved feature ${id}.`);
+      after = { text: `Saved feature ${id}.`, error: false };
       this.closeForm();
     } catch (error) {
-      this.say(`Feature ${id} was not changed: ${error.message}`, true);
+      after = { text: `Feature ${id} was not changed: ${error.message}`, error: true };
     }
-    await this.loadAll();
+    await this.loadAll(after);
   }
 }
 
