@@ -35,7 +35,7 @@ def plain(exc: OpenGeoMeshError) -> str:
     if isinstance(exc, Untrusted):
         return f"That server is not trusted here: {detail}."
     if "could not be delivered" in detail:
-        return f"The other server refused the share: {detail.split(': ', 1)[-1]}"
+        return f"The other server refused the share: {_refusal(detail)}"
     if isinstance(exc, NotFound):
         return f"Not found: {detail}. It may have been deleted or revoked, or it is not yours."
     if isinstance(exc, Conflict):
@@ -43,6 +43,20 @@ def plain(exc: OpenGeoMeshError) -> str:
     if isinstance(exc, InvalidInput):
         return _sentence(_code_free(detail))
     return _sentence(_code_free(detail))
+
+
+def _refusal(detail: str) -> str:
+    """The human part of a peer's refusal (``… to HOST: refused with 400: NOT_FOUND;
+    shareWith: no user 'x' here; shareWith: NOT_FOUND`` → ``no user 'x' here.``)."""
+    said = detail.split(": ", 1)[-1]
+    human = []
+    for part in said.split("; "):
+        words = part.rsplit(": ", 1)[-1].strip()
+        if part.startswith("refused with") and ": " in part:
+            words = part.split(": ", 1)[1]
+        if words and not (words.isupper() or words.startswith("refused with")):
+            human.append(words)
+    return _sentence("; ".join(human) or said)
 
 
 def _code_free(text: str) -> str:
