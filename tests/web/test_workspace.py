@@ -233,3 +233,41 @@ def _closed_port() -> int:
     from tests.conftest import free_port
 
     return free_port()
+
+
+def test_drawing_a_point_giving_it_attributes_and_deleting_it(
+    web_orgs: tuple[Org, Org], alice: Person
+) -> None:
+    a, _ = web_orgs
+    headers = token(a, "alice")
+    alice.sign_in()
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    alice.page.click("button[data-mode=Point]")
+    box = alice.page.locator("#map").bounding_box()
+    alice.page.mouse.click(box["x"] + 60, box["y"] + box["height"] - 60)
+    alice.page.wait_for_function(
+        "/^(Added feature|The feature)/.test(document.getElementById('map-status').textContent)"
+    )
+    status = alice.page.inner_text("#map-status")
+    assert status.startswith("Added feature"), status
+    fid = status.split()[2].rstrip(";")
+    assert alice.page.is_visible("#feature-form")
+    alice.page.fill('#feature-fields input[name="key"] >> nth=-1', "callsign")
+    alice.page.fill('#feature-fields input[name="value"] >> nth=-1', "Florian 1/10")
+    alice.page.click("#feature-form button[type=submit]")
+    alice.page.wait_for_function(
+        "document.getElementById('map-status').textContent.startsWith('Saved feature')"
+    )
+    stored = httpx.get(f"{a.url}/collections/vehicles/items/{fid}", headers=headers).json()
+    assert stored["geometry"]["type"] == "Point"
+    assert stored["properties"] == {"callsign": "Florian 1/10"}
+    alice.shot("13-alice-added-a-point")
+    alice.page.click(f'button[aria-label="Edit feature {fid}"]')
+    alice.page.click("#feature-delete")
+    alice.page.wait_for_function(
+        "document.getElementById('map-status').textContent.startsWith('Deleted feature')"
+    )
+    gone = httpx.get(f"{a.url}/collections/vehicles/items/{fid}", headers=headers)
+    assert gone.status_code == 404
+    assert alice.page.locator(f'tr[data-feature="{fid}"]').count() == 0

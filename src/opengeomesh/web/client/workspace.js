@@ -103,7 +103,7 @@ class Workspace {
     const failures = [];
     await Promise.all(this.layersInfo.map(async (info) => {
       try {
-        const response = await fetch(`${info.url}?limit=${PAGE_LIMIT}`, { headers: this.headers(), credentials: 'same-origin' });
+        const response = await fetch(`${info.url}?limit=${PAGE_LIMIT}`, { headers: this.headers(), credentials: 'same-origin', cache: 'no-store' });
         if (!response.ok) throw new Error(await this.problem(response));
         const collection = await response.json();
         const source = this.sources[info.id];
