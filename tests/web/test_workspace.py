@@ -91,6 +91,10 @@ def test_invite_share_edit_and_revoke_in_the_browser(
     assert alice.page.inner_text("#recipient-organisation") == "Leitstelle Nord"
     alice.shot("03-alice-shares-with-the-control-room")
     no_serious_violations(alice, "share dialog")
+    alice.page.click("text=Change")
+    assert alice.page.input_value("#address") == f"bob@{b.host}"
+    assert alice.page.is_checked("input[name=permission][value=write]")
+    alice.page.click("text=Next: check the recipient")
     alice.page.click("text=Send share to Leitstelle Nord")
     assert "The share was sent." in alice.page.inner_text("main")
     alice.shot("04-alice-sent-shares")
@@ -241,8 +245,10 @@ def test_drawing_a_point_giving_it_attributes_and_deleting_it(
     a, _ = web_orgs
     headers = token(a, "alice")
     alice.sign_in()
+    alice.page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, upright
     alice.go("/web/layers/vehicles")
     alice.wait_for_map()
+    no_serious_violations(alice, "layer page at tablet width")
     alice.page.click("button[data-mode=Point]")
     box = alice.page.locator("#map").bounding_box()
     alice.page.mouse.click(box["x"] + 60, box["y"] + box["height"] - 60)
@@ -271,3 +277,4 @@ def test_drawing_a_point_giving_it_attributes_and_deleting_it(
     gone = httpx.get(f"{a.url}/collections/vehicles/items/{fid}", headers=headers)
     assert gone.status_code == 404
     assert alice.page.locator(f'tr[data-feature="{fid}"]').count() == 0
+    alice.page.set_viewport_size({"width": 1280, "height": 800})

@@ -58,7 +58,9 @@ async def share_page(request: Request) -> Response:
 
     async def build(web: WebUser) -> Response:
         layer = await call(one_layer, services_of(request), web.caller, layer_id)
-        return page(request, "web/share.html", web, layer=layer, form={}, step="ask")
+        asked = {k: request.query_params.get(k, "") for k in ("address", "permission")}
+        asked["share_type"] = request.query_params.get("share_type", "")
+        return page(request, "web/share.html", web, layer=layer, form=asked, step="ask")
 
     return await guard(request, build)
 

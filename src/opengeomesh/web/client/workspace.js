@@ -300,7 +300,7 @@ class Workspace {
     geometry.value = JSON.stringify(this.geometryOf(feature));
     geometry.readOnly = !editable;
     form.hidden = false;
-    form.querySelector('input, textarea').focus();
+    (form.querySelector('input[name=value]') || geometry).focus();
   }
 
   field(key, value, editable) {
