@@ -4,7 +4,13 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run serve test lint bench bench-scale clean
+.PHONY: run serve test lint assets bench bench-scale clean
+
+# The browser assets of the web workspace (OpenLayers and our map code), bundled by esbuild into
+# the package's static files; rebuilt when the lock file or the client code changes.
+DIST = src/opengeomesh/web/static/dist
+ASSETS = $(DIST)/workspace.js
+NODE_STAMP = node_modules/.package-lock.json
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,10 +19,18 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-run: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(ASSETS): $(NODE_STAMP) $(wildcard src/opengeomesh/web/client/*.js)
+	npm run --silent build
+
+assets: $(ASSETS)
+
+run: $(STAMP) $(ASSETS)
 	$(BIN)/opengeomesh demo --dir var/demo
 
-serve: $(STAMP)
+serve: $(STAMP) $(ASSETS)
 	$(BIN)/opengeomesh serve --data var/run --sample
 
 lint: $(STAMP)
@@ -24,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint $(ASSETS)
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -34,4 +48,4 @@ bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules $(DIST) tests/artifacts

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -207,13 +208,39 @@ def start_server(data: Path, *extra: str, port: int | None = None) -> Server:
     raise RuntimeError(f"server did not answer within 30 s: {server.output()}")
 
 
+def command_line(pid: int) -> str | None:
+    """A process's command line (Linux ``/proc``), or None once it has ended."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8")
+    except OSError:
+        return None
+
+
+def child_processes(pid: int) -> dict[int, str]:
+    """The processes ``pid`` started, with their command lines: for ``serve --workers N``,
+    the workers (and multiprocessing's resource tracker)."""
+    found: dict[int, str] = {}
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in map(int, listing.read_text().split()):
+            command = command_line(child)
+            if command is not None:
+                found[child] = command
+    return found
+
+
 def stop_server(server: Server) -> None:
+    """Stop the server; workers it left behind (it should not) are killed too."""
+    children = child_processes(server.process.pid)
     server.process.terminate()
     try:
-        server.process.wait(timeout=10)
+        server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=10)
+    for pid, command in children.items():
+        if command_line(pid) == command:  # still running (and not a new process on its pid)
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -15,9 +16,31 @@ from opengeomesh import __version__
 from opengeomesh.api.problems import install_problem_handlers
 from opengeomesh.api.routes import install_routes
 from opengeomesh.api.vary import VaryOnAccept
-from opengeomesh.config import Settings
+from opengeomesh.config import Settings, load_settings
+from opengeomesh.errors import OpenGeoMeshError
 from opengeomesh.ocm.outbox import Courier
 from opengeomesh.services import Services, open_services
+
+log = logging.getLogger("opengeomesh")
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one of several workers (uvicorn's ``factory``, called in each worker
+    process): the settings are read again from ``config.toml`` and the ``OGM_*`` variables,
+    which carry what the command line set. The parent did the one-time start-up work (data
+    directory, migrations, keys), so the database is only checked here."""
+    try:
+        settings = load_settings()
+        services = open_services(settings, prepared=True)
+    except (OpenGeoMeshError, OSError) as exc:
+        # uvicorn's exit status for "cannot start" (STARTUP_FAILURE): its supervisor stops
+        # instead of starting this worker again and again
+        from uvicorn.config import STARTUP_FAILURE
+
+        detail = exc.detail if isinstance(exc, OpenGeoMeshError) else str(exc)
+        log.error("OpenGeoMesh worker cannot start: %s", detail)
+        raise SystemExit(STARTUP_FAILURE) from None
+    return create_app(settings, services)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -64,6 +87,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             "Content-Crs",
             "If-Match",
             "If-None-Match",
+            "Last-Event-ID",
         ],
         expose_headers=["ETag", "Location", "Content-Crs"],
     )

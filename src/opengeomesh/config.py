@@ -54,6 +54,9 @@ class Settings(BaseModel):
     threads: int = Field(
         8, ge=1, le=256, description="Worker threads per process for database work"
     )
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes answering on the one port (serve only)"
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
         "info", description="uvicorn log level"
     )
@@ -90,6 +93,20 @@ class Settings(BaseModel):
     )
     max_feature_bytes: int = Field(
         4 << 20, ge=1024, description="Largest feature a client may write in one request"
+    )
+    change_poll_seconds: float = Field(
+        2,
+        gt=0,
+        le=3600,
+        description="Seconds a change-feed stream waits before it reads again"
+        " when no write of this process woke it (writes of other processes arrive so)",
+    )
+    change_keepalive_seconds: float = Field(
+        15,
+        gt=0,
+        le=3600,
+        description="Seconds of silence after which a change-feed stream"
+        " sends a keep-alive comment (and checks the caller's access again)",
     )
     max_remote_page_bytes: int = Field(
         64 << 20, ge=1 << 16, description="Largest page read from a mounted remote layer"
@@ -181,6 +198,28 @@ def load_settings(
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         raise InvalidInput(field, first["msg"]) from exc
+
+
+def environment_for(flags: Mapping[str, Any]) -> dict[str, str]:
+    """The ``OGM_*`` variables that carry ``flags`` (options given on the command line) to
+    another process, which reads them back with :func:`load_settings`. Flags beat the
+    environment and the environment beats ``config.toml``, so that process gets the same
+    settings."""
+    known = set(Settings.model_fields)
+    variables: dict[str, str] = {}
+    for name, value in flags.items():
+        if value is None:
+            continue
+        if name not in known:
+            raise ValueError(f"no setting {name!r}")
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, SecretStr):
+            text = value.get_secret_value()
+        else:
+            text = str(value)
+        variables[ENV_PREFIX + name.upper()] = text
+    return variables
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:

@@ -41,7 +41,10 @@ def make_org(
     private: bool = True,
     run: bool = True,
     config: str = "",
+    workers: int = 1,
 ) -> Org:
+    """An organisation's server on a free loopback port; ``workers`` > 1 starts it with
+    ``serve --workers``."""
     port = free_port()
     data = base / name / "data"
     data.mkdir(parents=True)
@@ -49,7 +52,8 @@ def make_org(
         f'public_url = "http://127.0.0.1:{port}"\norganisation = "{organisation}"\n'
         f"allow_private_peers = {'true' if private else 'false'}\n{config}"
     )
-    server = start_server(data, port=port) if run else None
+    extra = ("--workers", str(workers)) if workers > 1 else ()
+    server = start_server(data, *extra, port=port) if run else None
     return Org(data=data, host=f"127.0.0.1:{port}", url=f"http://127.0.0.1:{port}", server=server)
 
 

@@ -97,6 +97,33 @@ def test_records_of_changes(edits: tuple[Layers, Collection]) -> None:
     assert writer.changes(collection, limit=1, before=None)[0][0] == numbers[0]
 
 
+def test_the_change_feed_reads_writes_in_order(edits: tuple[Layers, Collection]) -> None:
+    """``changes_since``: each write with the feature as written, in change-number order, a
+    delete without a feature, the import left out; the collection carries its number."""
+    layers, collection = edits
+    writer = layers.stores.feature_writes
+    writer.insert(collection, new("c", 3, 3, n=3), "alice")
+    writer.update(collection, "c", lambda current: new("c", 4, 4, n=4), expected=2, actor="bob")
+    writer.delete(collection, "a", expected=None, actor="carol")
+    feed = writer.changes_since(collection, 0, 10)
+    assert [(c.version, c.action, c.feature_id, c.actor) for c in feed] == [
+        (2, ChangeAction.CREATE, "c", "alice"),
+        (3, ChangeAction.UPDATE, "c", "bob"),
+        (4, ChangeAction.DELETE, "a", "carol"),
+    ]
+    assert feed[0].feature is not None and orjson.loads(feed[0].feature) == {
+        "type": "Feature",
+        "id": "c",
+        "geometry": {"type": "Point", "coordinates": [3, 3]},
+        "properties": {"n": 3},
+    }
+    assert feed[1].feature is not None and '"n":4' in feed[1].feature
+    assert feed[2].feature is None
+    assert [c.version for c in writer.changes_since(collection, 2, 1)] == [3]
+    assert writer.changes_since(collection, 4, 10) == []
+    assert layers.collection("edits").change_seq == 4
+
+
 def test_stale_versions_and_taken_ids_change_nothing(edits: tuple[Layers, Collection]) -> None:
     layers, collection = edits
     writer = layers.stores.feature_writes

@@ -68,18 +68,20 @@ def test_a_failed_attempt_is_retried_after_its_backoff(stores: Stores) -> None:
     shares.enqueue("b.example", '{"x":1}')
     now = time.time() + 1
     (item,) = shares.claim_due(now, LEASE)
-    shares.retry_later(item.id, now + 60, "answered 503: " + "busy " * 200)
+    shares.retry_later(item, now + 60, "answered 503: " + "busy " * 200)
     (waiting,) = shares.waiting()
     assert waiting.attempts == 1 and waiting.claimed_until == 0  # released at once
     assert waiting.last_error.startswith("answered 503: busy") and len(waiting.last_error) == 500
     assert shares.claim_due(now + 59, LEASE) == []
     (retried,) = shares.claim_due(now + 60, LEASE)
     assert retried.id == item.id and retried.attempts == 1
-    shares.retry_later(item.id, now + 180, "answered 502: \x00 bad \x00 body")
+    assert not shares.retry_later(item, now + 90, "stale")  # an old claim changes nothing
+    assert shares.retry_later(retried, now + 180, "answered 502: \x00 bad \x00 body")
     (waiting,) = shares.waiting()  # a peer's error text with NUL is stored (PostgreSQL: U+FFFD)
     assert waiting.attempts == 2 and waiting.last_error.startswith("answered 502: ")
     assert waiting.last_error.endswith(" body") and len(waiting.last_error) == 26
-    shares.sent(item.id)
+    (last,) = shares.claim_due(now + 180, LEASE)
+    assert not shares.sent(retried) and shares.sent(last)
     assert shares.waiting() == [] and shares.claim_due(now + 1000, LEASE) == []
 
 
@@ -95,10 +97,10 @@ def test_a_share_delivery_is_claimed_by_one_sender_at_a_time(stores: Stores) -> 
     delivery = shares.delivery_of(share_id)
     assert delivery is not None and delivery.claimed_until == now + LEASE
     assert [i.share_id for i in shares.claim_due(now, LEASE)] == [other]  # not the leased one
-    shares.retry_later(item.id, now + 30, "no answer")
+    shares.retry_later(item, now + 30, "no answer")
     again = shares.claim_share_delivery(share_id, now, LEASE)  # a gesture may try before due
     assert again is not None and again.attempts == 1
-    shares.sent(item.id)
+    assert shares.sent(again)
     assert shares.claim_share_delivery(share_id, now, LEASE) is None
     assert shares.delivery_of(share_id) is None
     assert shares.claim_share_delivery(999, now, LEASE) is None

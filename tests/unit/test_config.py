@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from opengeomesh.config import load_settings
+from opengeomesh.config import environment_for, load_settings
 from opengeomesh.errors import InvalidInput
 
 
@@ -67,3 +67,36 @@ def test_refused_file_settings(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as caught:
         load_settings({"data_dir": tmp_path}, environ={"OGM_LOG_LEVEL": "bogus"})
     assert caught.value.field == "log_level"
+
+
+def test_workers_setting(tmp_path: Path) -> None:
+    assert load_settings({"data_dir": tmp_path}, environ={}).workers == 1
+    assert load_settings({"data_dir": tmp_path}, environ={"OGM_WORKERS": "3"}).workers == 3
+    with pytest.raises(InvalidInput) as caught:
+        load_settings({"data_dir": tmp_path}, environ={"OGM_WORKERS": "0"})
+    assert caught.value.field == "workers"
+
+
+def test_flags_reach_another_process_through_the_environment(tmp_path: Path) -> None:
+    """What ``serve --workers`` hands its workers: the flags as OGM_* variables, read back
+    over the same file and environment, give the same settings."""
+    (tmp_path / "config.toml").write_text('port = 9000\ntitle = "From file"\nworkers = 4\n')
+    inherited = {"OGM_TITLE": "From env", "OGM_PORT": "9100", "OGM_THREADS": "3"}
+    flags = {
+        "data_dir": tmp_path,
+        "database_url": None,
+        "host": "0.0.0.0",
+        "port": 9200,
+        "public_url": "https://maps.example.org/",
+        "workers": 2,
+        "allow_private_peers": True,
+    }
+    parent = load_settings(flags, environ=inherited)
+    variables = environment_for(flags)
+    assert variables["OGM_ALLOW_PRIVATE_PEERS"] == "true"
+    assert "OGM_DATABASE_URL" not in variables
+    worker = load_settings({}, environ={**inherited, **variables})
+    assert worker == parent
+    assert (worker.port, worker.workers, worker.threads, worker.title) == (9200, 2, 3, "From env")
+    with pytest.raises(ValueError, match="colour"):
+        environment_for({"colour": "red"})

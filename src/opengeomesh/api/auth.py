@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from opengeomesh.accounts.models import Caller
 from opengeomesh.errors import Forbidden, Unauthenticated
 from opengeomesh.services import Services
+from opengeomesh.web.browser import api_session_caller
 
 
 def services_of(request: Request) -> Services:
@@ -32,7 +33,12 @@ async def current_caller(request: Request) -> Caller:
     """The caller of this request (a FastAPI dependency). Runs on the event loop: a token
     lookup is one indexed query, cheaper than a hop to a worker thread and back. A share's
     access token opens the OGC API of its collection only, never the management API."""
-    caller = services_of(request).caller_for_token(bearer_token(request))
+    token = bearer_token(request)
+    if token is None and request.url.path.startswith("/collections"):
+        session_caller = api_session_caller(request)  # the workspace's map (docs/web.md)
+        if session_caller is not None:
+            return session_caller
+    caller = services_of(request).caller_for_token(token)
     if caller.share is not None and request.url.path.startswith("/manage"):
         raise Forbidden("a share's access token opens only the shared collection's OGC API")
     return caller

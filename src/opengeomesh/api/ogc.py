@@ -46,6 +46,8 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+EVENT_STREAM = "text/event-stream"
+CHANGES_REL = "monitor"  # RFC 5989: "a resource that can be used to monitor changes"
 TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 CONFORMANCE = [
@@ -236,6 +238,8 @@ def _collection_links(base: str, found: Named, fmt: Format) -> list[dict[str, st
         link(f"{url}/items?f=json", "items", GEOJSON, "Features as GeoJSON"),
         link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
         link(f"{url}/queryables", QUERYABLES_REL, SCHEMA_JSON, "What filters may name"),
+        link(f"{url}/changes", CHANGES_REL, JSON, "Its changes, as pages (since=N)"),
+        link(f"{url}/changes", CHANGES_REL, EVENT_STREAM, "Its changes as they happen"),
     ]
 
 

@@ -19,7 +19,12 @@ from opengeomesh import __version__
 from opengeomesh.api.auth import CurrentCaller
 from opengeomesh.api.negotiation import Format, chosen_format
 from opengeomesh.api.ogc import OPENAPI_JSON, base_url, check_parameters
-from opengeomesh.api.openapi_editing import EDITING_PATHS, EDITING_RESPONSES
+from opengeomesh.api.openapi_editing import (
+    CHANGES_PATHS,
+    CHANGES_SCHEMAS,
+    EDITING_PATHS,
+    EDITING_RESPONSES,
+)
 from opengeomesh.api.openapi_ocm import OCM_PATHS, OCM_SCHEMAS
 from opengeomesh.api.openapi_parts import MOUNTED
 from opengeomesh.api.openapi_parts import problem as _problem
@@ -455,10 +460,15 @@ def build_document(app_routes: list[Any], server_url: str, title: str) -> dict[s
 
     generated = get_openapi(title=title, version=__version__, routes=app_routes)
     managed = downgrade(generated)
-    schemas = {**managed.get("components", {}).get("schemas", {}), **SCHEMAS, **OCM_SCHEMAS}
+    schemas = {
+        **managed.get("components", {}).get("schemas", {}),
+        **SCHEMAS,
+        **OCM_SCHEMAS,
+        **CHANGES_SCHEMAS,
+    }
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    paths = {**OGC_PATHS, **OCM_PATHS, **managed.get("paths", {})}
+    paths = {**OGC_PATHS, **CHANGES_PATHS, **OCM_PATHS, **managed.get("paths", {})}
     for path, operations in EDITING_PATHS.items():
         paths[path] = {**paths[path], **operations}
     return {

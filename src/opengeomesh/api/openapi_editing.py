@@ -1,5 +1,6 @@
 """The API document's part for editing features (OGC API – Features Part 4, draft 20-002r1):
-the write operations added to the items paths, and the responses they use."""
+the write operations added to the items paths, and the responses they use; and the change
+feed of those writes (``/collections/{collectionId}/changes``), its parameters and schemas."""
 
 from __future__ import annotations
 
@@ -143,5 +144,105 @@ EDITING_PATHS: dict[str, dict[str, Any]] = {
             ALLOW,
             COMMON,
         ),
+    },
+}
+
+
+CHANGE_PARAMETERS = [
+    COLLECTION_ID,
+    {
+        "name": "since",
+        "in": "query",
+        "required": False,
+        "description": "The changes after this change number (default 0: from the start; for a"
+        " stream, without since or Last-Event-ID, only what happens from now)",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "Changes per page (a stream reads at most this many at once)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+    },
+    {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "required": False,
+        "description": "A reconnecting stream's last change number; wins over since",
+        "schema": {"type": "string"},
+    },
+]
+CHANGES_PATHS: dict[str, dict[str, Any]] = {
+    "/collections/{collectionId}/changes": {
+        "get": {
+            "summary": "The changes of a collection's features, as pages or as they happen",
+            "description": "Single-feature writes in change-number order, each a CloudEvent"
+            " (types org.ogc.api.collection.item.create|update|delete). With Accept:"
+            " text/event-stream, Server-Sent Events: id is the change number, data the"
+            " CloudEvent; ': keep-alive' comments in silence. Imports are not in the feed.",
+            "operationId": "getChanges",
+            "tags": [TAG],
+            "parameters": CHANGE_PARAMETERS,
+            "security": [{}, {"bearerAuth": []}],
+            "responses": {
+                "200": {
+                    "description": "A page of changes, or the stream of them",
+                    "content": {
+                        "application/json": {"schema": _ref("schemas", "ChangesPage")},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                **_errors(*COMMON, *MOUNTED),
+            },
+        }
+    }
+}
+CHANGES_SCHEMAS: dict[str, Any] = {
+    "ChangeEvent": {
+        "type": "object",
+        "description": "CloudEvents 1.0 (JSON format), OGC API – Publish-Subscribe types",
+        "required": ["specversion", "type", "source", "subject", "id", "changenumber"],
+        "properties": {
+            "specversion": {"type": "string", "enum": ["1.0"]},
+            "type": {
+                "type": "string",
+                "enum": [
+                    "org.ogc.api.collection.item.create",
+                    "org.ogc.api.collection.item.update",
+                    "org.ogc.api.collection.item.delete",
+                ],
+            },
+            "source": {"type": "string", "format": "uri", "description": "The collection"},
+            "subject": {"type": "string", "description": "The feature id"},
+            "id": {"type": "string", "description": "{collectionId}:{changenumber}"},
+            "time": {"type": "string", "format": "date-time"},
+            "changenumber": {"type": "integer", "minimum": 1},
+            "datacontenttype": {"type": "string", "enum": ["application/geo+json", "text/plain"]},
+            "data": {
+                "description": "The feature as written; for a delete its id",
+                "oneOf": [FEATURE, {"type": "string"}],
+            },
+        },
+    },
+    "ChangesPage": {
+        "type": "object",
+        "required": ["events", "numberReturned", "lastChange", "currentChange", "links"],
+        "properties": {
+            "events": {"type": "array", "items": _ref("schemas", "ChangeEvent")},
+            "numberReturned": {"type": "integer", "minimum": 0},
+            "lastChange": {
+                "type": "integer",
+                "description": "The highest change number in the page (since when it is empty):"
+                " ask since=lastChange next",
+            },
+            "currentChange": {
+                "type": "integer",
+                "description": "The collection's change number when read; higher than"
+                " lastChange without a next link when an import (not in the feed) came since",
+            },
+            "timeStamp": {"type": "string", "format": "date-time"},
+            "links": {"type": "array", "items": _ref("schemas", "Link")},
+        },
     },
 }

@@ -10,8 +10,12 @@ from fastapi import FastAPI
 
 from opengeomesh.api import manage, manage_federation, manage_shares, ocm, ocm_sharing, ogc
 from opengeomesh.api import ogc_editing as editing
+from opengeomesh.api.ogc_changes import changes
 from opengeomesh.api.ogc_queryables import queryables
 from opengeomesh.api.openapi import api_document, api_page
+from opengeomesh.web import layers as web_layers
+from opengeomesh.web import operator as web_operator
+from opengeomesh.web import sharing as web_sharing
 
 READ = ["GET", "HEAD"]
 ITEM = "/collections/{collection_id}/items/{feature_id}"
@@ -58,6 +62,7 @@ OGC_ROUTES = [
     Route("/collections/{collection_id}/queryables", queryables, READ, "Queryables (Part 3)"),
     Route("/collections/{collection_id}/items", ogc.items, READ, "Features of a collection"),
     Route("/collections/{collection_id}/items/{feature_id}", ogc.item, READ, "One feature"),
+    Route("/collections/{collection_id}/changes", changes, READ, "Changes (JSON or SSE)"),
     Route("/collections/{collection_id}/items", editing.create_item, ["POST"], "Add a feature"),
     Route("/collections/{collection_id}/items", editing.items_options, ["OPTIONS"], "Allowed"),
     Route(ITEM, editing.replace_item, ["PUT"], "Replace a feature"),
@@ -224,10 +229,44 @@ MANAGE_ROUTES = [
     ),
 ]
 
+W = "/web"
+WEB_ROUTES = [  # the workspace's pages (HTML, session cookie, CSRF token on every form)
+    Route(W, web_layers.home, READ, "The workspace"),
+    Route(f"{W}/sign-in", web_layers.sign_in_page, READ, "Sign-in page"),
+    Route(f"{W}/sign-in", web_layers.sign_in, ["POST"], "Sign in with a personal token"),
+    Route(f"{W}/sign-out", web_layers.sign_out, ["POST"], "Sign out"),
+    Route(f"{W}/layers", web_layers.layers_page, READ, "My layers on one map"),
+    Route(f"{W}/layers/{{layer_id}}", web_layers.layer_page, READ, "A layer: map, features"),
+    Route(f"{W}/layers/{{layer_id}}/share", web_sharing.share_page, READ, "Share dialog"),
+    Route(f"{W}/layers/{{layer_id}}/share", web_sharing.share_post, ["POST"], "Check, share"),
+    Route(f"{W}/layers/{{layer_id}}/rules", web_operator.rules_page, READ, "Sharing rules"),
+    Route(f"{W}/layers/{{layer_id}}/rules", web_operator.rules_post, ["POST"], "Change rules"),
+    Route(f"{W}/layers/{{layer_id}}/changes", web_operator.changes_page, READ, "Change log"),
+    Route(f"{W}/shares/sent", web_sharing.sent_page, READ, "Shares sent"),
+    Route(
+        f"{W}/shares/sent/{{share_id}}/permission",
+        web_sharing.sent_permission,
+        ["POST"],
+        "Change a share's permission",
+    ),
+    Route(f"{W}/shares/sent/{{share_id}}/revoke", web_sharing.sent_revoke, ["POST"], "Revoke"),
+    Route(f"{W}/shares/received", web_sharing.inbox_page, READ, "Inbox"),
+    Route(f"{W}/shares/received/{{share_id}}/accept", web_sharing.inbox_accept, ["POST"], "Accept"),
+    Route(
+        f"{W}/shares/received/{{share_id}}/decline", web_sharing.inbox_decline, ["POST"], "Decline"
+    ),
+    Route(f"{W}/invites", web_sharing.invites_page, READ, "Invites and contacts"),
+    Route(f"{W}/invites", web_sharing.invite_create, ["POST"], "Make an invite"),
+    Route(f"{W}/invites/accept", web_sharing.accept_invite_page, READ, "Who invites you"),
+    Route(f"{W}/invites/accept", web_sharing.accept_invite, ["POST"], "Accept an invite"),
+    Route(f"{W}/operator/peers", web_operator.peers_page, READ, "Peers, trust policy"),
+    Route(f"{W}/operator/peers", web_operator.peer_set, ["POST"], "Trust or block a server"),
+]
+
 
 def install_routes(app: FastAPI) -> None:
     """Add every route of the table to ``app``."""
-    for route in OGC_ROUTES + OCM_ROUTES:
+    for route in OGC_ROUTES + OCM_ROUTES + WEB_ROUTES:
         app.add_api_route(
             route.path,
             route.endpoint,

@@ -115,6 +115,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     public_url: Annotated[str | None, typer.Option(help="URL clients reach us at")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes answering on the one port [env OGM_WORKERS]"),
+    ] = None,
     sample: Annotated[bool, typer.Option(help="Load sample layers into an empty server")] = False,
     allow_private_peers: Annotated[
         bool | None,
@@ -122,31 +126,29 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the OGC API, OCM and the management API (HTTP/1.1, uvicorn)."""
-    import uvicorn
+    from opengeomesh.cli import serving
 
-    from opengeomesh.app import create_app
-
-    settings = _settings(
-        data,
-        database_url,
-        host=host,
-        port=port,
-        public_url=public_url,
-        allow_private_peers=allow_private_peers,
-    )
+    flags = {
+        "data_dir": data,
+        "database_url": database_url,
+        "host": host,
+        "port": port,
+        "public_url": public_url,
+        "workers": workers,
+        "allow_private_peers": allow_private_peers,
+    }
+    settings = load_settings(flags)
+    # The one-time start-up work, done here once, before any worker starts: the data
+    # directory, migrations, keys (renewed when public_url names another host), sample data.
     services = open_services(settings, serving=True)
     if sample:
         _load_sample(services)
-    application = create_app(settings, services)
-    err.print(f"OpenGeoMesh serving {settings.data_dir} on http://{settings.host}:{settings.port}")
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        http="httptools",
-        log_level=settings.log_level,
-        proxy_headers=True,
+    processes = f", {settings.workers} workers" if settings.workers > 1 else ""
+    err.print(
+        f"OpenGeoMesh serving {settings.data_dir} on"
+        f" http://{settings.host}:{settings.port}{processes}"
     )
+    serving.run(settings, flags, services)
 
 
 def _load_sample(services: Services) -> None:

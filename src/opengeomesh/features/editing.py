@@ -12,6 +12,7 @@ import orjson
 from opengeomesh.accounts.models import Caller
 from opengeomesh.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from opengeomesh.features.catalog import Catalog
+from opengeomesh.features.changes import ChangeHub
 from opengeomesh.features.geojson import parse_feature
 from opengeomesh.features.models import (
     Access,
@@ -62,12 +63,24 @@ def as_geojson(feature: StoredFeature) -> dict[str, Any]:
 
 
 class Editing:
-    """Writes to a collection's features by callers with write access."""
+    """Writes to a collection's features by callers with write access. After each committed
+    write the change hub wakes the collection's followers (the change feed)."""
 
-    def __init__(self, catalog: Catalog, features: FeatureStore, writer: FeatureWriter) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        features: FeatureStore,
+        writer: FeatureWriter,
+        hub: ChangeHub | None = None,
+    ) -> None:
         self._catalog = catalog
         self._features = features
         self._writer = writer
+        self._hub = hub
+
+    def _changed(self, collection: Collection) -> None:
+        if self._hub is not None:
+            self._hub.wake(collection.key)
 
     def allowed(self, caller: Caller, collection_id: str, *, item: bool) -> list[str]:
         """The methods the caller may use now on the items (or one item) of a collection,
@@ -85,11 +98,13 @@ class Editing:
         collection = self._catalog.require(caller, collection_id, Access.WRITE)
         feature = parse_feature(body, temporal_property=collection.temporal_property)
         try:
-            return collection, self._writer.insert(collection, feature, actor_of(caller))
+            written = self._writer.insert(collection, feature, actor_of(caller))
         except DuplicateFeatureId as exc:
             raise Conflict(
                 f"collection {collection_id!r} has a feature {exc.feature_id!r}"
             ) from None
+        self._changed(collection)
+        return collection, written
 
     def replace(
         self, caller: Caller, collection_id: str, feature_id: str, body: Any, if_match: str | None
@@ -134,6 +149,8 @@ class Editing:
             )
         except VersionMismatch:
             raise PreconditionFailed(f"feature {feature_id!r} was changed meanwhile") from None
+        if written is not None:
+            self._changed(collection)
         return collection, self._found(collection, feature_id, written, if_match)
 
     def delete(
@@ -150,6 +167,7 @@ class Editing:
             raise PreconditionFailed(f"feature {feature_id!r} was changed meanwhile") from None
         if not deleted:
             self._found(collection, feature_id, None, if_match)
+        self._changed(collection)
 
     def changes(
         self, caller: Caller, collection_id: str, *, limit: int = 100, before: int | None = None
@@ -199,6 +217,8 @@ class Editing:
             )
         except VersionMismatch:
             raise PreconditionFailed(f"feature {current.id!r} was changed meanwhile") from None
+        if written is not None:
+            self._changed(collection)
         return self._found(collection, current.id, written, "*" if check else None)
 
     @staticmethod

@@ -84,6 +84,7 @@ class Collection:
     feature_count: int
     created: datetime
     updated: datetime
+    change_seq: int = 0  # the number of the collection's last change (write or import)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +124,18 @@ class ChangeAction(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FeatureChange:
-    """One recorded change: who changed which feature how, when, giving which version."""
+    """One recorded change: who changed which feature how, when, giving which version.
+
+    ``version`` is the collection's change number of this write: unique in the collection,
+    and the order of the change feed. ``feature`` is the feature as written (GeoJSON text:
+    ``type``, ``id``, ``geometry``, ``properties``), None for a delete or where not read."""
 
     feature_id: str
     action: ChangeAction
     actor: str
     at: datetime
     version: int
+    feature: str | None = None
 
 
 def feature_etag(collection: Collection, feature: StoredFeature, *, variant: str = "") -> str:

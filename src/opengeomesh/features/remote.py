@@ -85,6 +85,16 @@ class RemoteLayers:
         share = self._inbox.mount(caller, collection_id)
         return None if share is None else _layer(share)
 
+    def read(self, layer: MountedLayer, path: str, query: dict[str, str]) -> dict[str, Any]:
+        """A JSON object from below the shared collection's URL (``path`` such as
+        ``/changes``), asked with the share's token; the sender's refusals become ours (a 400
+        names the parameter of ``query`` the sender names)."""
+        url = layer.share.uri + path + (f"?{urlencode(query)}" if query else "")
+        response = self._call(layer, "GET", url, {}, b"")
+        if response.status == 200:
+            return _object(response, layer)
+        raise _refusal(layer, response, "query", known=frozenset(query))
+
     def describe(self, layer: MountedLayer) -> dict[str, Any]:
         """The sender's description of the collection (extent, feature count)."""
         answer = _object(self._get(layer, "", {}), layer)
@@ -321,14 +331,19 @@ def unwrap_cursor(text: str) -> dict[str, str]:
     return query
 
 
-def _refusal(layer: MountedLayer, response: PeerResponse, field: str) -> Exception:
+def _refusal(
+    layer: MountedLayer,
+    response: PeerResponse,
+    field: str,
+    known: frozenset[str] = ITEMS_PARAMETERS,
+) -> Exception:
     """The sender's refusal, as this server's own error."""
     host, detail = layer.share.sender_host, _detail(response)
     status = response.status
     if status == 404:
         return NotFound(f"{host} has no such feature or collection (any more)")
     if status == 400:
-        named = _parameter(response) if field == "query" else field
+        named = _parameter(response, known) if field == "query" else field
         return InvalidInput(named, f"{host} refused the request: {detail}")
     if status in (401, 403):
         return Forbidden(f"{host} refused: {detail}")
@@ -344,13 +359,13 @@ def _refusal(layer: MountedLayer, response: PeerResponse, field: str) -> Excepti
     return PeerUnavailable(f"{host} answered {status}: {detail}")
 
 
-def _parameter(response: PeerResponse) -> str:
-    """The items parameter the sender's 400 names, if it names one of ours; else ``query``."""
+def _parameter(response: PeerResponse, known: frozenset[str]) -> str:
+    """The parameter the sender's 400 names, if it is one we sent; else ``query``."""
     try:
         named = orjson.loads(response.body).get("parameter")
     except (orjson.JSONDecodeError, AttributeError):
         return "query"
-    return named if isinstance(named, str) and named in ITEMS_PARAMETERS else "query"
+    return named if isinstance(named, str) and named in known else "query"
 
 
 def _detail(response: PeerResponse) -> str:

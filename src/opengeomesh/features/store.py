@@ -62,7 +62,9 @@ class FeatureStore(Protocol):
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Add all features in one transaction: on any error nothing is added. ``progress``
-        is told how many features were written so far, after each batch.
+        is told how many features were written so far, after each batch. An import takes
+        one change number for all its features and records no changes: it is not in the
+        change feed (its readers see the collection's ``change_seq`` move on without events).
 
         Raises :class:`DuplicateFeatureId` when an id is taken.
         """
@@ -81,7 +83,13 @@ class FeatureStore(Protocol):
 
 class FeatureWriter(Protocol):
     """Single-feature writes (OGC API – Features Part 4), each atomic and recorded with its
-    actor. ``expected`` is the version the caller saw; a different current version fails."""
+    actor. ``expected`` is the version the caller saw; a different current version fails.
+
+    Each write takes the collection's next change number (``change_seq`` + 1) as the feature's
+    version and records a :class:`FeatureChange` with it and the feature as written, in the
+    write's transaction. Change numbers must become visible to readers in ascending order (take
+    the number under a lock on the collection held until the commit, as a row lock on
+    ``collections`` does), since the change feed resumes after the highest number it saw."""
 
     def insert(self, collection: Collection, feature: NewFeature, actor: str) -> StoredFeature:
         """Add a feature (``DuplicateFeatureId`` if its id is taken)."""
@@ -123,6 +131,12 @@ class FeatureWriter(Protocol):
         self, collection: Collection, *, limit: int, before: int | None
     ) -> list[tuple[int, FeatureChange]]:
         """Recorded changes, newest first, each with its sequence number."""
+        ...
+
+    def changes_since(self, collection: Collection, since: int, limit: int) -> list[FeatureChange]:
+        """The change feed: at most ``limit`` recorded changes of the collection whose change
+        number (``version``) is above ``since``, in ascending change number, each with the
+        feature as written (``feature``; None for a delete). Imports are not included."""
         ...
 
 

@@ -4,19 +4,26 @@ Timeouts, a cap on response size, no redirects to other hosts, and an address gu
 time: loopback, private, link-local, shared (CGNAT), multicast and cloud-metadata addresses are
 refused unless the operator allows private peers (a development switch). Checking the address
 actually connected to, after DNS resolution, also covers redirects and DNS rebinding.
+
+Requests are answered whole (``send``, blocking, in a worker thread); long-lived streams such
+as a change feed's Server-Sent Events are read on the event loop (``stream``, async), with the
+same guard, no redirects at all, a connect timeout and an idle timeout between reads.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpcore
 import httpx
 import orjson
@@ -29,6 +36,8 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 MAX_CONCURRENT = 16  # outbound exchanges at once, so slow peers cannot take every worker
+MAX_STREAMS = 256  # long-lived outbound streams at once (each one a connection)
+MAX_REFUSAL_BYTES = 65536  # read of a stream's answer that is not a stream (an error)
 
 
 class PeerUnavailable(OpenGeoMeshError):
@@ -104,6 +113,17 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+def _allowed_addresses(host: str, infos: list[Any], allow_private: bool) -> list[str]:
+    addresses = [str(info[4][0]) for info in infos]
+    allowed = [a for a in addresses if address_allowed(a, allow_private)]
+    if not allowed:
+        raise AddressRefused(
+            f"{host} resolves to {', '.join(addresses)}, an address this server"
+            " does not connect to (private, loopback or link-local)"
+        )
+    return allowed
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Resolves the host itself, checks every address, and connects only to an allowed one;
     each connection (one per request: no keep-alive) lives at most ``deadline`` seconds."""
@@ -124,16 +144,50 @@ class _GuardedBackend(httpcore.SyncBackend):
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = [info[4][0] for info in infos]
-        allowed = [a for a in addresses if address_allowed(str(a), self._allow_private)]
-        if not allowed:
-            raise AddressRefused(
-                f"{host} resolves to {', '.join(map(str, addresses))}, an address this server"
-                " does not connect to (private, loopback or link-local)"
-            )
+        allowed = _allowed_addresses(host, infos, self._allow_private)
         deadline = time.monotonic() + self._deadline
-        stream = super().connect_tcp(str(allowed[0]), port, timeout, local_address, socket_options)
+        stream = super().connect_tcp(allowed[0], port, timeout, local_address, socket_options)
         return _DeadlineStream(stream, deadline)
+
+
+class _GuardedAsyncBackend(httpcore.AnyIOBackend):
+    """The same guard for streams read on the event loop (no total deadline: a stream is
+    long-lived; the idle timeout of each read bounds a silent peer)."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        allowed = _allowed_addresses(host, infos, self._allow_private)
+        return await super().connect_tcp(allowed[0], port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("no Unix sockets for other servers")
+
+
+class _GuardedAsyncTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, allow_private: bool, ssl_context: ssl.SSLContext) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            network_backend=_GuardedAsyncBackend(allow_private),
+            max_connections=1,
+            max_keepalive_connections=0,
+        )
 
 
 class _GuardedTransport(httpx.HTTPTransport):
@@ -160,6 +214,28 @@ class PeerResponse:
             raise PeerUnavailable("the peer answered with something that is not JSON") from None
 
 
+@dataclass(frozen=True, slots=True)
+class PeerStream:
+    """An answer being read: its status and headers, the whole body if it is not a 200 (an
+    error, read up to a limit), else its bytes as they come with ``chunks``."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    _response: httpx.Response
+    _where: str
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it comes; a read error or an idle timeout is ``PeerUnavailable``."""
+        try:
+            async for chunk in self._response.aiter_bytes():
+                yield chunk
+        except httpx.TimeoutException:
+            raise PeerTimeout(f"{self._where} went silent") from None
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(f"{self._where} broke off: {exc}") from None
+
+
 def _where(request: httpx.Request) -> str:
     """The peer as people name it in messages: host and port."""
     return request.url.netloc.decode("ascii", "replace")
@@ -175,10 +251,16 @@ class OutboundClient:
         timeout: float = 10.0,
         max_response_bytes: int = 1 << 20,
         transport: httpx.BaseTransport | None = None,
+        stream_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._max = max_response_bytes
         self._timeout = timeout
+        self._allow_private = allow_private
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+        self._streams = 0
+        self._streams_lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None
+        self._stream_transport = stream_transport
         self._client = httpx.Client(
             transport=transport or _GuardedTransport(allow_private, timeout),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -186,6 +268,11 @@ class OutboundClient:
             trust_env=False,
             headers={"User-Agent": "OpenGeoMesh"},
         )
+
+    @property
+    def timeout(self) -> float:
+        """Seconds one exchange may take in all (after up to a second waiting for a slot)."""
+        return self._timeout
 
     def send(self, request: httpx.Request, *, max_bytes: int | None = None) -> PeerResponse:
         """Send a prepared request; follow same-host redirects only (GET requests). Answers
@@ -232,27 +319,86 @@ class OutboundClient:
             self._slots.release()
 
     def _exchange_now(self, request: httpx.Request, deadline: float, limit: int) -> PeerResponse:
-        try:
-            with self._client.stream(
+        with (
+            _peer_errors(request),
+            self._client.stream(
                 request.method, request.url, headers=request.headers, content=request.content
-            ) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    if time.monotonic() > deadline:
-                        raise PeerTimeout(f"{_where(request)} did not answer in time")
-                    body += chunk
-                    if len(body) > limit:
-                        raise PeerUnavailable(f"{_where(request)} answered more than {limit} bytes")
-                return PeerResponse(response.status_code, response.headers, bytes(body))
-        except AddressRefused:
-            raise
-        except httpx.TimeoutException:
-            raise PeerTimeout(f"{_where(request)} did not answer in time") from None
-        except httpx.HTTPError as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, AddressRefused):
-                raise cause from None
-            raise PeerUnavailable(f"{_where(request)} cannot be reached: {exc}") from None
+            ) as response,
+        ):
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                if time.monotonic() > deadline:
+                    raise PeerTimeout(f"{_where(request)} did not answer in time")
+                body += chunk
+                if len(body) > limit:
+                    raise PeerUnavailable(f"{_where(request)} answered more than {limit} bytes")
+            return PeerResponse(response.status_code, response.headers, bytes(body))
+
+    @asynccontextmanager
+    async def stream(
+        self, request: httpx.Request, *, idle_timeout: float
+    ) -> AsyncIterator[PeerStream]:
+        """Open a long-lived answer (a prepared GET, such as a Server-Sent Events stream) on
+        the event loop; redirects are not followed. Waiting more than ``idle_timeout`` seconds
+        for the next bytes is ``PeerTimeout``. At most ``MAX_STREAMS`` at once (``Busy``)."""
+        with self._streams_lock:
+            if self._streams >= MAX_STREAMS:
+                raise Busy("too many streams from other servers open; try again shortly")
+            self._streams += 1
+        try:
+            with _peer_errors(request):
+                async with (
+                    self._stream_client(idle_timeout) as client,
+                    client.stream(request.method, request.url, headers=request.headers) as response,
+                ):
+                    body = b""
+                    if response.status_code != 200:
+                        body = await _read_some(response, MAX_REFUSAL_BYTES)
+                    yield PeerStream(
+                        response.status_code, response.headers, body, response, _where(request)
+                    )
+        finally:
+            with self._streams_lock:
+                self._streams -= 1
+
+    def _stream_client(self, idle_timeout: float) -> httpx.AsyncClient:
+        transport = self._stream_transport
+        if transport is None:
+            if self._ssl is None:
+                self._ssl = httpx.create_ssl_context()
+            transport = _GuardedAsyncTransport(self._allow_private, self._ssl)
+        connect = min(self._timeout, 5.0)
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(self._timeout, connect=connect, read=idle_timeout),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": "OpenGeoMesh"},
+        )
 
     def close(self) -> None:
         self._client.close()
+
+
+async def _read_some(response: httpx.Response, limit: int) -> bytes:
+    """Up to ``limit`` bytes of an answer (the body of a refusal, for its message)."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
+@contextmanager
+def _peer_errors(request: httpx.Request) -> Iterator[None]:
+    """httpx's errors as this module's: the guard's refusal, a timeout, anything else."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise PeerTimeout(f"{_where(request)} did not answer in time") from None
+    except httpx.HTTPError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, AddressRefused):
+            raise cause from None
+        raise PeerUnavailable(f"{_where(request)} cannot be reached: {exc}") from None

@@ -199,8 +199,12 @@ class Inbox:
         if cached and not fresh and cached[1] - time.monotonic() > REFRESH_MARGIN:
             return cached
         token, lifetime = self._exchange(share)
-        found = (token, time.monotonic() + lifetime)
+        now = time.monotonic()
+        found = (token, now + lifetime)
         with self._lock:
+            # Each worker process keeps its own tokens; those of shares another worker saw
+            # revoked or removed are never asked for again: forget them once they expire.
+            self._tokens = {k: v for k, v in self._tokens.items() if v[1] > now}
             self._tokens[share.id] = found
         return found
 

@@ -149,4 +149,5 @@ class OutboxItem:
     notification: str | None  # the JSON body
     attempts: int
     last_error: str
-    claimed_until: float  # another sender holds it until then (it may be in flight)
+    claimed_until: float  # a sender holds it until then (it may be in flight); once claimed,
+    # the item's proof of its claim (the store acts on the item only while the row carries it)

@@ -1,7 +1,15 @@
 """Delivery of shares and notifications to other servers, with retries: each message waits in
 the outbox (stored with the change that caused it) until the peer answers, so nothing is lost
-while a peer is down. A message is claimed before sending, so that two processes never send it
-at once; the receiver treats a repeated share (same providerId) as the same share."""
+while a peer is down.
+
+Every worker of a server runs a courier, and CLI commands send what they queued, so several
+processes work through one outbox. A message is claimed before sending, for a lease, so that
+two processes never send it at once: the claim is atomic in the store, a message is posted
+only while its claim has time left for the whole exchange, and a sender whose claim ran out
+cannot finish or release the message (it may be another's by then). Delivery is at least once
+all the same (a peer's answer may be lost, or recording it may fail): the receiver treats a
+repeated share (same providerId) as the same share, and a repeated notification is refused
+harmlessly."""
 
 from __future__ import annotations
 
@@ -25,7 +33,8 @@ from opengeomesh.ocm.store import ShareStore
 from opengeomesh.ocm.trust import TrustPolicy, Untrusted
 
 log = logging.getLogger("opengeomesh")
-LEASE = 120.0  # seconds a claimed message is left to its sender
+LEASE = 120.0  # seconds a claimed message is left to its sender (more with a long peer_timeout)
+SEND_MARGIN = 30.0  # seconds a claim must have left beyond the exchange itself to post
 MAX_DELAY = 3600.0  # the longest wait between two attempts
 MAX_ATTEMPTS = 40  # about a day and a half at the longest wait; then the message is dropped
 TRANSIENT = frozenset({401, 408, 425, 429})  # and every 5xx: worth another try later
@@ -64,6 +73,8 @@ class Outbox:
         self._signer = signer
         self._sharing = sharing
         self._retry = retry_seconds
+        # Discovery may take a few exchanges before the one that sends.
+        self._lease = max(LEASE, 4 * client.timeout + SEND_MARGIN)
         self.on_waiting: Callable[[], None] | None = None  # set by a running courier
 
     def wake(self) -> None:
@@ -75,7 +86,7 @@ class Outbox:
         """Send every message that is due, claiming one at a time (so that a claim never
         outlives its lease); the number tried."""
         tried = 0
-        while items := self._store.claim_due(time.time(), LEASE, limit=1):
+        while items := self._store.claim_due(time.time(), self._lease, limit=1):
             self._attempt(items[0])
             tried += 1
         return tried
@@ -83,7 +94,7 @@ class Outbox:
     def deliver_share(self, share_id: int) -> Attempt | None:
         """Try to deliver one share now (the sharing gesture waits for it); None if another
         process is sending it already."""
-        item = self._store.claim_share_delivery(share_id, time.time(), LEASE)
+        item = self._store.claim_share_delivery(share_id, time.time(), self._lease)
         return None if item is None else self._attempt(item)
 
     def _attempt(self, item: OutboxItem) -> Attempt:
@@ -111,7 +122,7 @@ class Outbox:
         log.warning("dropping outbox message %s to %s: %s", item.id, item.host, reason)
         if item.share_id is not None:
             self._sharing.refused(item.share_id, reason)
-        self._store.sent(item.id)
+        self._store.sent(item)
         return Attempt(403, reason)
 
     def _send_share(self, item: OutboxItem, share_id: int) -> Attempt:
@@ -120,23 +131,23 @@ class Outbox:
             message = self._sharing.share_message(share_id)
         except InvalidInput as exc:
             self._sharing.refused(share_id, exc.detail)
-            self._store.sent(item.id)
+            self._store.sent(item)
             return Attempt(400, exc.detail)
         if message is None:  # the share is gone
-            self._store.sent(item.id)
+            self._store.sent(item)
             return Attempt(410, "the share no longer exists")
-        response = self._post(item.host, "shares", orjson.dumps(message))
+        response = self._post(item, "shares", orjson.dumps(message))
         if response.status not in TRANSIENT and response.status < 500:
             kept = self._sharing.delivered(share_id, response.status, response.body)
             if not kept and 200 <= response.status < 300:  # revoked while on its way
                 body = notification_body(SHARE_UNSHARED, message["providerId"], {})
                 self._store.enqueue(item.host, body)
-            self._store.sent(item.id)
+            self._store.sent(item)
         return Attempt(response.status, _said(response))
 
     def _send_notification(self, item: OutboxItem) -> Attempt:
         assert item.notification is not None
-        response = self._post(item.host, "notifications", item.notification.encode())
+        response = self._post(item, "notifications", item.notification.encode())
         if response.status not in TRANSIENT and response.status < 500:
             if not 200 <= response.status < 300:
                 log.warning(
@@ -145,18 +156,22 @@ class Outbox:
                     response.status,
                     _said(response),
                 )
-            self._store.sent(item.id)
+            self._store.sent(item)
         return Attempt(response.status, _said(response))
 
-    def _post(self, host: str, path: str, body: bytes) -> PeerResponse:
-        server = self._discovery.discover(host)
+    def _post(self, item: OutboxItem, path: str, body: bytes) -> PeerResponse:
+        server = self._discovery.discover(item.host)
         request = self._client.build(
             "POST",
             f"{server.end_point}/{path}",
             content=body,
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
-        return self._client.send(self._signer.sign(request))
+        signed = self._signer.sign(request)
+        if item.claimed_until - time.time() < self._client.timeout + SEND_MARGIN:
+            # another process may claim the message before this exchange ends: not now
+            raise PeerUnavailable("the attempt ran out of time before sending; tried again")
+        return self._client.send(signed)
 
     def _later(self, item: OutboxItem, attempt: Attempt) -> None:
         error = attempt.error or f"answered {attempt.status}"
@@ -164,10 +179,10 @@ class Outbox:
             log.warning("giving up on outbox message %s to %s: %s", item.id, item.host, error)
             if item.share_id is not None:
                 self._sharing.refused(item.share_id, f"not delivered, gave up: {error}")
-            self._store.sent(item.id)
+            self._store.sent(item)
             return
         delay = min(MAX_DELAY, self._retry * 2**item.attempts) * random.uniform(0.8, 1.2)
-        self._store.retry_later(item.id, time.time() + delay, error)
+        self._store.retry_later(item, time.time() + delay, error)
 
 
 def _said(response: PeerResponse) -> str:

@@ -9,7 +9,7 @@ SQL's own three-valued logic then matches CQL2's for NOT, AND and OR.
 Times: the collection's temporal property is read from the indexed ``t0``/``t1`` columns; other
 properties by the SQL functions ``ogm_instant``, ``ogm_day_end`` and ``ogm_bound``, which both
 databases provide (SQLite: ``storage/sqlite/predicates.py``; PostgreSQL: migration
-``0005_cql2_functions``) and which read times as ``cql2`` reads them.
+``0006_cql2_functions``) and which read times as ``cql2`` reads them.
 
 A database supplies what differs (:class:`FilterSql`'s abstract methods): how a property of a
 kind is read from its JSON, typed literals and NULLs, LIKE and the spatial predicates.

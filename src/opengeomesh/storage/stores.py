@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +17,16 @@ class Database(Protocol):
 
     def migrate(self) -> str:
         """Apply the migrations not applied yet; returns the schema revision."""
+        ...
+
+    def check_schema(self) -> str:
+        """The schema revision if it is the newest, else :class:`InvalidInput`."""
+        ...
+
+    def listen_for_changes(self, wake: Callable[[int], None], wake_all: Callable[[], None]) -> None:
+        """Call ``wake(collection_key)`` when another process commits a feature write, and
+        ``wake_all()`` when such calls may have been missed (a no-op where the database cannot
+        tell: followers then find those writes at their next poll)."""
         ...
 
     def close(self) -> None: ...
@@ -34,12 +45,15 @@ class Stores:
     shares: ShareStore
 
 
-def open_stores(settings: Settings) -> Stores:
-    """Open (creating if needed) and migrate the database the settings name."""
+def open_stores(settings: Settings, *, migrate: bool = True) -> Stores:
+    """Open (creating if needed) and migrate the database the settings name; without
+    ``migrate``, only check that it is migrated already."""
     if settings.database_kind == "postgresql":
         from opengeomesh.storage.postgres.stores import open_postgres
 
-        return open_postgres(settings.postgres_url, max_connections=settings.database_pool_size)
+        return open_postgres(
+            settings.postgres_url, max_connections=settings.database_pool_size, migrate=migrate
+        )
     from opengeomesh.storage.sqlite.stores import open_sqlite
 
-    return open_sqlite(settings.sqlite_path)
+    return open_sqlite(settings.sqlite_path, migrate=migrate)

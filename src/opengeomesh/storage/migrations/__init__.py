@@ -14,9 +14,12 @@ from importlib import resources
 from alembic import command, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
+
+from opengeomesh.errors import InvalidInput
 
 SQL_PACKAGES = {
     "sqlite": "opengeomesh.storage.sqlite.migrations",
@@ -44,6 +47,25 @@ def upgrade(url: str) -> str:
         engine.dispose()
     assert revision is not None
     return revision
+
+
+def check_revision(url: str) -> str:
+    """The database's revision, if it is the newest; otherwise the operator must migrate (for
+    processes that must not migrate themselves, such as one of several workers)."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            current = _revision(conn)
+            newest = ScriptDirectory.from_config(_config(conn)).get_current_head()
+    finally:
+        engine.dispose()
+    if current is None or current != newest:
+        raise InvalidInput(
+            "database",
+            f"the database is at schema revision {current or 'none'}, this server needs"
+            f" {newest}: run `opengeomesh db upgrade`",
+        )
+    return current
 
 
 def apply_sql(name: str) -> None:

@@ -19,7 +19,8 @@ from opengeomesh.storage.postgres.features import create_feature_table, drop_fea
 
 _COLUMNS = (
     "c.key, c.id, c.title, c.description, c.owner_id, u.name, c.public, c.temporal_property,"
-    " c.minx, c.miny, c.maxx, c.maxy, c.t_min, c.t_max, c.feature_count, c.created, c.updated"
+    " c.minx, c.miny, c.maxx, c.maxy, c.t_min, c.t_max, c.feature_count, c.created, c.updated,"
+    " c.change_seq"
 )
 _FROM = "FROM collections c JOIN users u ON u.id = c.owner_id"
 
@@ -43,6 +44,7 @@ def _collection(row: Any) -> Collection:
         feature_count=row[14],
         created=utc(row[15]),
         updated=utc(row[16]),
+        change_seq=row[17],
     )
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from opengeomesh.errors import Busy
-from opengeomesh.storage.migrations import upgrade
+from opengeomesh.storage.migrations import check_revision, upgrade
+from opengeomesh.storage.postgres.notifications import ChangeListener
 
 # The errors that mean "another transaction won; the same request may succeed if repeated".
 RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
@@ -34,6 +35,7 @@ class PgDatabase:
         )
         self._opened = False
         self._opening = threading.Lock()
+        self._listener: ChangeListener | None = None
 
     def _ready(self) -> ConnectionPool:
         if not self._opened:
@@ -66,11 +68,24 @@ class PgDatabase:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield conn
 
+    def check_schema(self) -> str:
+        """The schema revision if it is the newest, else :class:`InvalidInput`."""
+        return check_revision(self.url)
+
     def migrate(self) -> str:
         """Apply the migrations not applied yet (alembic); returns the schema revision."""
         return upgrade(self.url)
 
+    def listen_for_changes(self, wake: Callable[[int], None], wake_all: Callable[[], None]) -> None:
+        """Wake local followers on every committed feature write of any process (LISTEN)."""
+        if self._listener is None:
+            self._listener = ChangeListener(self.url, wake, wake_all)
+            self._listener.start()
+
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
         with self._opening:
             if self._opened:
                 self._pool.close()

@@ -1,6 +1,7 @@
 """PostgreSQL implementation of single-feature writes (OGC API – Features Part 4): each write is
 one transaction that changes the feature, the collection's count, extent and change number, and
-records who did it. The feature's version is the collection's change number at its last write.
+records who did it and the feature as written (the change feed). The feature's version is the
+collection's change number at its last write.
 
 Writers of one collection serialise on its row in ``collections``: they lock it before they read
 the feature they change (so a version check cannot race another write) and take the next change
@@ -19,6 +20,7 @@ from typing import Any
 import psycopg
 
 from opengeomesh.errors import Busy, NotFound
+from opengeomesh.features.encoding import feature_bytes
 from opengeomesh.features.models import (
     ChangeAction,
     Collection,
@@ -80,9 +82,10 @@ class PgFeatureWriter:
                 raise DuplicateFeatureId(row[1], 0) from None
             if not has_spatial_index(conn, table):
                 spatial_index(conn, table)
-            _record(conn, collection, row[1], ChangeAction.CREATE, actor, seq)
+            made = stored(written)
+            _record(conn, collection, made.id, ChangeAction.CREATE, actor, seq, made)
             notify(conn, collection, seq)
-            return stored(written)
+            return made
 
     def replace(
         self,
@@ -130,9 +133,10 @@ class PgFeatureWriter:
                     current.key,
                 ),
             ).fetchone()
-            _record(conn, collection, feature_id, action, actor, seq)
+            changed = stored(written)
+            _record(conn, collection, feature_id, action, actor, seq, changed)
             notify(conn, collection, seq)
-            return stored(written)
+            return changed
 
     def delete(
         self, collection: Collection, feature_id: str, *, expected: int | None, actor: str
@@ -144,7 +148,7 @@ class PgFeatureWriter:
                 return False
             seq = _next_change(conn, collection, None, count=-1)
             conn.execute(f"DELETE FROM {table} WHERE fid = %s", (current.key,))
-            _record(conn, collection, feature_id, ChangeAction.DELETE, actor, seq)
+            _record(conn, collection, feature_id, ChangeAction.DELETE, actor, seq, None)
             notify(conn, collection, seq)
         return True
 
@@ -153,11 +157,22 @@ class PgFeatureWriter:
     ) -> list[tuple[int, FeatureChange]]:
         with self._db.connection() as conn:
             rows = conn.execute(
-                "SELECT id, feature_id, action, actor, at, version FROM feature_changes"
+                "SELECT id, feature_id, action, actor, at, version, NULL FROM feature_changes"
                 " WHERE collection_key = %s AND id < %s ORDER BY id DESC LIMIT %s",
                 (collection.key, before if before is not None else 2**63 - 1, limit),
             ).fetchall()
         return [(row[0], _change(row)) for row in rows]
+
+    def changes_since(self, collection: Collection, since: int, limit: int) -> list[FeatureChange]:
+        """Readers see change numbers in ascending order: writers take them under the
+        collection's row lock, held until they commit."""
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, feature_id, action, actor, at, version, feature FROM feature_changes"
+                " WHERE collection_key = %s AND version > %s ORDER BY version LIMIT %s",
+                (collection.key, since, limit),
+            ).fetchall()
+        return [_change(row) for row in rows]
 
 
 def _change(row: Any) -> FeatureChange:
@@ -167,6 +182,7 @@ def _change(row: Any) -> FeatureChange:
         actor=row[3],
         at=utc(row[4]),
         version=row[5],
+        feature=row[6],
     )
 
 
@@ -224,9 +240,12 @@ def _record(
     action: ChangeAction,
     actor: str,
     version: int,
+    written: StoredFeature | None,
 ) -> None:
+    """Record a write with the feature as written (None for a delete), for the change feed."""
+    feature = None if written is None else feature_bytes(written).decode()
     conn.execute(
-        "INSERT INTO feature_changes(collection_key, feature_id, action, actor, at, version)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (collection.key, feature_id, action.value, actor, now(), version),
+        "INSERT INTO feature_changes(collection_key, feature_id, action, actor, at, version,"
+        " feature) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (collection.key, feature_id, action.value, actor, now(), version, feature),
     )

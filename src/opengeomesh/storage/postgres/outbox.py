@@ -28,14 +28,15 @@ def enqueue(conn: psycopg.Connection[Any], host: str, body: str) -> None:
 
 
 def _claim(conn: psycopg.Connection[Any], where: str, args: tuple[Any, ...], until: float) -> Any:
-    """Claim the rows ``where`` picks (unlocked ones only) until ``until``; each row as it was
-    before the claim, in due order."""
+    """Claim the rows ``where`` picks (unlocked ones only) until ``until``, in due order. The
+    claim's end is the item's proof of its claim: ``sent`` and ``retry_later`` act only while
+    the row still carries it."""
     rows = conn.execute(
         f"WITH due AS (SELECT id, claimed_until, next_attempt FROM outbox WHERE {where}"
         " FOR UPDATE SKIP LOCKED)"
         " UPDATE outbox o SET claimed_until = %s FROM due WHERE o.id = due.id"
         " RETURNING o.id, o.host, o.share_id, o.notification, o.attempts, o.last_error,"
-        " due.claimed_until, due.next_attempt",
+        " o.claimed_until, due.next_attempt",
         (*args, until),
     ).fetchall()
     return sorted(rows, key=lambda row: (row[7], row[0]))
@@ -79,17 +80,25 @@ class PgOutbox:
             ).fetchone()
         return None if row is None else OutboxItem(*row)
 
-    def sent(self, item_id: int) -> None:
+    def sent(self, item: OutboxItem) -> bool:
+        """Done with a message (delivered or given up), if its claim is still ``item``'s."""
         with self._db.connection() as conn:
-            conn.execute("DELETE FROM outbox WHERE id = %s", (item_id,))
-
-    def retry_later(self, item_id: int, next_attempt: float, error: str) -> None:
-        with self._db.connection() as conn:
-            conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt = %s,"
-                " claimed_until = 0, last_error = %s WHERE id = %s",
-                (next_attempt, columns.free_text(error[:500]), item_id),
+            done = conn.execute(
+                "DELETE FROM outbox WHERE id = %s AND claimed_until = %s",
+                (item.id, item.claimed_until),
             )
+            return bool(done.rowcount)
+
+    def retry_later(self, item: OutboxItem, next_attempt: float, error: str) -> bool:
+        """Release a message for another attempt at ``next_attempt``, if its claim is still
+        ``item``'s (a claim that ran out may be another sender's by now)."""
+        with self._db.connection() as conn:
+            done = conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = %s,"
+                " claimed_until = 0, last_error = %s WHERE id = %s AND claimed_until = %s",
+                (next_attempt, columns.free_text(error[:500]), item.id, item.claimed_until),
+            )
+            return bool(done.rowcount)
 
     def waiting(self) -> list[OutboxItem]:
         with self._db.connection() as conn:

@@ -12,10 +12,14 @@ from opengeomesh.storage.postgres.shares import PgShareStore
 from opengeomesh.storage.stores import Stores
 
 
-def open_postgres(url: str, *, max_connections: int) -> Stores:
-    """Open and migrate the database at ``url``."""
+def open_postgres(url: str, *, max_connections: int, migrate: bool = True) -> Stores:
+    """Open and migrate the database at ``url``; without ``migrate``, only check that it is
+    migrated already."""
     database = PgDatabase(url, max_connections=max_connections)
-    database.migrate()
+    if migrate:
+        database.migrate()
+    else:
+        database.check_schema()
     return Stores(
         database=database,
         accounts=PgAccountStore(database),

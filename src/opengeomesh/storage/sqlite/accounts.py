@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from opengeomesh.accounts.models import ApiToken, Group, User
-from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
+from opengeomesh.storage.sqlite.database import (
+    Database,
+    name_taken_is_conflict,
+    now_text,
+    parse_time,
+)
 
 _USER_COLUMNS = "id, name, display_name, is_admin, created, email"
 
@@ -30,7 +35,8 @@ class SqliteAccountStore:
         self._db = db
 
     def add_user(self, name: str, display_name: str, is_admin: bool, email: str = "") -> User:
-        with self._db.transaction() as conn:
+        taken = name_taken_is_conflict(f"user {name!r} exists already")
+        with taken, self._db.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO users(name, display_name, is_admin, created, email)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -58,7 +64,8 @@ class SqliteAccountStore:
         return [_user(row) for row in rows]
 
     def add_group(self, name: str) -> Group:
-        with self._db.transaction() as conn:
+        taken = name_taken_is_conflict(f"group {name!r} exists already")
+        with taken, self._db.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO user_groups(name, created) VALUES (?, ?)", (name, now_text())
             )

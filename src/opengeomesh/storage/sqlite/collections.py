@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from opengeomesh.errors import Conflict
 from opengeomesh.features.models import Access, Collection, Grant, Permission, SubjectKind
 from opengeomesh.features.timeval import to_datetime
-from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
+from opengeomesh.storage.sqlite.database import (
+    Database,
+    name_taken_is_conflict,
+    now_text,
+    parse_time,
+)
 from opengeomesh.storage.sqlite.features import create_feature_tables, drop_feature_tables
 
 _COLUMNS = (
     "c.key, c.id, c.title, c.description, c.owner_id, u.name, c.public, c.temporal_property,"
-    " c.minx, c.miny, c.maxx, c.maxy, c.t_min, c.t_max, c.feature_count, c.created, c.updated"
+    " c.minx, c.miny, c.maxx, c.maxy, c.t_min, c.t_max, c.feature_count, c.created, c.updated,"
+    " c.change_seq"
 )
 _FROM = "FROM collections c JOIN users u ON u.id = c.owner_id"
 
@@ -38,6 +43,7 @@ def _collection(row: Any) -> Collection:
         feature_count=row[14],
         created=created,
         updated=updated,
+        change_seq=row[17],
     )
 
 
@@ -58,10 +64,8 @@ class SqliteCollectionStore:
         temporal_property: str | None,
     ) -> Collection:
         stamp = now_text()
-        with self._db.transaction() as conn:
-            taken = conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,))
-            if taken.fetchone() is not None:  # created since the catalog looked
-                raise Conflict(f"collection {collection_id!r} exists already")
+        taken = name_taken_is_conflict(f"collection {collection_id!r} exists already")
+        with taken, self._db.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO collections(id, title, description, owner_id, public,"
                 " temporal_property, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

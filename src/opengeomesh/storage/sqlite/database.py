@@ -6,7 +6,7 @@ import sqlite3
 import struct
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +14,8 @@ from pathlib import Path
 import shapely
 from shapely.geometry import box
 
-from opengeomesh.errors import Busy
-from opengeomesh.storage.migrations import upgrade
+from opengeomesh.errors import Busy, Conflict
+from opengeomesh.storage.migrations import check_revision, upgrade
 from opengeomesh.storage.sqlite import predicates
 
 _POINT_WKB = struct.Struct("<bIdd")
@@ -28,6 +28,18 @@ def now_text() -> str:
 
 def parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+@contextmanager
+def name_taken_is_conflict(detail: str) -> Iterator[None]:
+    """A write that breaks a UNIQUE constraint is a :class:`Conflict`: the callers check that
+    a name is free first, but another thread or worker process may take it in between."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" not in str(exc):
+            raise
+        raise Conflict(detail) from None
 
 
 def _intersects(wkb: bytes | None, minx: float, miny: float, maxx: float, maxy: float) -> int:
@@ -115,10 +127,18 @@ class Database:
         finally:
             conn.execute("COMMIT")
 
+    def check_schema(self) -> str:
+        """The schema revision, if it is this version's; otherwise the operator must migrate
+        (for processes that must not migrate themselves, such as one of several workers)."""
+        return check_revision(f"sqlite:///{self.path}")
+
     def migrate(self) -> str:
         """Apply the migrations not applied yet (alembic); returns the schema revision."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return upgrade(f"sqlite:///{self.path}")
+
+    def listen_for_changes(self, wake: Callable[[int], None], wake_all: Callable[[], None]) -> None:
+        """SQLite cannot tell other processes' writes: followers poll for them."""
 
     def close(self) -> None:
         with self._lock:

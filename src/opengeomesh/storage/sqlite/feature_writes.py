@@ -1,7 +1,9 @@
 """SQLite implementation of single-feature writes (OGC API – Features Part 4): each write is
 one transaction that changes the feature, its R*Tree entry, the collection's count, extent and
-change number, and records who did it. The feature's version is the collection's change number
-at its last write, so ETags change with every write."""
+change number, and records who did it and the feature as written (the change feed). The
+feature's version is the collection's change number at its last write, so ETags change with
+every write. Writes take the change number under SQLite's one write lock, held to the commit,
+so change numbers become visible in ascending order: a reader never sees N+1 without N."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opengeomesh.errors import NotFound
+from opengeomesh.features.encoding import feature_bytes
 from opengeomesh.features.models import (
     ChangeAction,
     Collection,
@@ -53,10 +56,11 @@ class SqliteFeatureWriter:
                 "UPDATE collections SET feature_count = feature_count + 1 WHERE key = ?",
                 (collection.key,),
             )
-            _record(conn, collection, row[1], ChangeAction.CREATE, actor, seq)
-            return _stored(
+            stored = _stored(
                 conn.execute(f"SELECT {_SELECT} FROM {table} f WHERE f.fid = ?", (fid,)).fetchone()
             )
+            _record(conn, collection, stored.id, ChangeAction.CREATE, actor, seq, stored)
+            return stored
 
     def replace(
         self,
@@ -110,10 +114,11 @@ class SqliteFeatureWriter:
                 conn.execute(
                     f"INSERT INTO {rtree} VALUES (?,?,?,?,?)", (fid, *_rtree_box(feature.bbox))
                 )
-            _record(conn, collection, feature_id, action, actor, seq)
-            return _stored(
+            stored = _stored(
                 conn.execute(f"SELECT {_SELECT} FROM {table} f WHERE f.fid = ?", (fid,)).fetchone()
             )
+            _record(conn, collection, feature_id, action, actor, seq, stored)
+            return stored
 
     def delete(
         self, collection: Collection, feature_id: str, *, expected: int | None, actor: str
@@ -130,7 +135,7 @@ class SqliteFeatureWriter:
                 "UPDATE collections SET feature_count = feature_count - 1 WHERE key = ?",
                 (collection.key,),
             )
-            _record(conn, collection, feature_id, ChangeAction.DELETE, actor, seq)
+            _record(conn, collection, feature_id, ChangeAction.DELETE, actor, seq, None)
         return True
 
     def changes(
@@ -139,7 +144,7 @@ class SqliteFeatureWriter:
         rows = (
             self._db.connection()
             .execute(
-                "SELECT id, feature_id, action, actor, at, version FROM feature_changes"
+                "SELECT id, feature_id, action, actor, at, version, NULL FROM feature_changes"
                 " WHERE collection_key = ? AND id < ? ORDER BY id DESC LIMIT ?",
                 (collection.key, before if before is not None else 2**63 - 1, limit),
             )
@@ -147,12 +152,27 @@ class SqliteFeatureWriter:
         )
         return [(row[0], _change(row)) for row in rows]
 
+    def changes_since(self, collection: Collection, since: int, limit: int) -> list[FeatureChange]:
+        rows = self._db.connection().execute(CHANGES_SINCE, (collection.key, since, limit))
+        return [_change(row) for row in rows.fetchall()]
+
+
+CHANGES_SINCE = (  # plain SQL; on PostgreSQL the same with %s for ?
+    "SELECT id, feature_id, action, actor, at, version, feature FROM feature_changes"
+    " WHERE collection_key = ? AND version > ? ORDER BY version LIMIT ?"
+)
+
 
 def _change(row: Any) -> FeatureChange:
     at = parse_time(row[4])
     assert at is not None
     return FeatureChange(
-        feature_id=row[1], action=ChangeAction(row[2]), actor=row[3], at=at, version=row[5]
+        feature_id=row[1],
+        action=ChangeAction(row[2]),
+        actor=row[3],
+        at=at,
+        version=row[5],
+        feature=row[6],
     )
 
 
@@ -205,9 +225,12 @@ def _record(
     action: ChangeAction,
     actor: str,
     version: int,
+    written: StoredFeature | None,
 ) -> None:
+    """Record a write with the feature as written (None for a delete), for the change feed."""
+    feature = None if written is None else feature_bytes(written).decode()
     conn.execute(
-        "INSERT INTO feature_changes(collection_key, feature_id, action, actor, at, version)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (collection.key, feature_id, action.value, actor, now_text(), version),
+        "INSERT INTO feature_changes(collection_key, feature_id, action, actor, at, version,"
+        " feature) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (collection.key, feature_id, action.value, actor, now_text(), version, feature),
     )

@@ -419,19 +419,17 @@ class SqliteShareStore:
             _enqueue(conn, host, body)
 
     def claim_due(self, now: float, lease: float, limit: int = 20) -> list[OutboxItem]:
-        """Messages due now, each claimed for ``lease`` seconds so that no other process or
-        thread sends it meanwhile."""
+        """Messages due now, each claimed until ``now + lease`` so that no other process or
+        thread sends it meanwhile (see ``_claim``)."""
+        conn = self._db.connection()
+        due = "WHERE next_attempt <= ? AND claimed_until <= ?"
+        if conn.execute(f"SELECT 1 FROM outbox {due} LIMIT 1", (now, now)).fetchone() is None:
+            return []  # nothing due: no write lock (every worker's courier looks often)
         with self._db.transaction() as conn:
             rows = conn.execute(
-                f"{_OUTBOX} WHERE next_attempt <= ? AND claimed_until <= ?"
-                " ORDER BY next_attempt, id LIMIT ?",
-                (now, now, limit),
+                f"{_OUTBOX} {due} ORDER BY next_attempt, id LIMIT ?", (now, now, limit)
             ).fetchall()
-            conn.executemany(
-                "UPDATE outbox SET claimed_until = ? WHERE id = ?",
-                [(now + lease, row[0]) for row in rows],
-            )
-        return [OutboxItem(*row) for row in rows]
+            return [item for row in rows if (item := _claim(conn, row, now, lease))]
 
     def claim_share_delivery(self, share_id: int, now: float, lease: float) -> OutboxItem | None:
         """The delivery of one share, claimed, if it is waiting and nobody is sending it."""
@@ -439,31 +437,61 @@ class SqliteShareStore:
             row = conn.execute(
                 f"{_OUTBOX} WHERE share_id = ? AND claimed_until <= ?", (share_id, now)
             ).fetchone()
-            if row is not None:
-                conn.execute(
-                    "UPDATE outbox SET claimed_until = ? WHERE id = ?", (now + lease, row[0])
-                )
-        return None if row is None else OutboxItem(*row)
+            return None if row is None else _claim(conn, row, now, lease)
 
     def delivery_of(self, share_id: int) -> OutboxItem | None:
         row = self._db.connection().execute(f"{_OUTBOX} WHERE share_id = ?", (share_id,)).fetchone()
         return None if row is None else OutboxItem(*row)
 
-    def sent(self, item_id: int) -> None:
+    def sent(self, item: OutboxItem) -> bool:
+        """Done with a message (delivered or given up), if its claim is still ``item``'s."""
         with self._db.transaction() as conn:
-            conn.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+            return bool(
+                conn.execute(
+                    "DELETE FROM outbox WHERE id = ? AND claimed_until = ?",
+                    (item.id, item.claimed_until),
+                ).rowcount
+            )
 
-    def retry_later(self, item_id: int, next_attempt: float, error: str) -> None:
+    def retry_later(self, item: OutboxItem, next_attempt: float, error: str) -> bool:
+        """Release a message for another attempt at ``next_attempt``, if its claim is still
+        ``item``'s (a claim that ran out may be another sender's by now)."""
         with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, claimed_until = 0,"
-                " last_error = ? WHERE id = ?",
-                (next_attempt, error[:500], item_id),
+            return bool(
+                conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?,"
+                    " claimed_until = 0, last_error = ? WHERE id = ? AND claimed_until = ?",
+                    (next_attempt, error[:500], item.id, item.claimed_until),
+                ).rowcount
             )
 
     def waiting(self) -> list[OutboxItem]:
         rows = self._db.connection().execute(f"{_OUTBOX} ORDER BY id").fetchall()
         return [OutboxItem(*row) for row in rows]
+
+
+def _claim(conn: Any, row: Any, now: float, lease: float) -> OutboxItem | None:
+    """Claim one outbox row until ``now + lease``. The update is conditional (the row must
+    still be unclaimed), so a row another process claimed since it was read is skipped
+    whatever isolation the database gives. The claim's end, ``claimed_until``, is the item's
+    proof of its claim: :meth:`SqliteShareStore.sent` and ``retry_later`` act only while the
+    row still carries it."""
+    until = now + lease
+    claimed = conn.execute(
+        "UPDATE outbox SET claimed_until = ? WHERE id = ? AND claimed_until <= ?",
+        (until, row[0], now),
+    ).rowcount
+    if not claimed:
+        return None
+    return OutboxItem(
+        id=row[0],
+        host=row[1],
+        share_id=row[2],
+        notification=row[3],
+        attempts=row[4],
+        last_error=row[5],
+        claimed_until=until,
+    )
 
 
 def _enqueue(conn: Any, host: str, body: str) -> None:

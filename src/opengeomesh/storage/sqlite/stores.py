@@ -14,10 +14,14 @@ from opengeomesh.storage.sqlite.shares import SqliteShareStore
 from opengeomesh.storage.stores import Stores
 
 
-def open_sqlite(path: Path) -> Stores:
-    """Open (creating if needed) and migrate the database at ``path``."""
+def open_sqlite(path: Path, *, migrate: bool = True) -> Stores:
+    """Open (creating if needed) and migrate the database at ``path``; without ``migrate``,
+    only check that it is migrated already."""
     database = Database(path)
-    database.migrate()
+    if migrate:
+        database.migrate()
+    else:
+        database.check_schema()
     return Stores(
         database=database,
         accounts=SqliteAccountStore(database),

@@ -1,0 +1,280 @@
+"""The web workspace in a real browser between two real servers: the invite, a write share,
+an edit through the mounted layer seen at the sender, and revocation; then bad input in forms,
+and axe-core on every page."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from tests.e2e.orgs import Org, token
+from tests.web.conftest import Person
+
+PICK_FEATURE = """() => {
+  // the feature of the layer farthest from its neighbours on screen, and its pixel
+  const w = window.ogmWorkspace;
+  const features = Object.values(w.sources)[0].getFeatures();
+  const pixel = (f) => w.map.getPixelFromCoordinate(f.getGeometry().getCoordinates());
+  let best = null, room = -1;
+  for (const f of features) {
+    const [x, y] = pixel(f);
+    const size = w.map.getSize();
+    if (x < 100 || y < 100 || x > size[0] - 100 || y > size[1] - 100) continue;
+    const near = Math.min(...features.filter(g => g !== f).map(g => {
+      const [u, v] = pixel(g); return Math.hypot(u - x, v - y); }));
+    if (near > room) { room = near; best = f; }
+  }
+  const box = w.map.getViewport().getBoundingClientRect();
+  const [x, y] = pixel(best);
+  return {id: String(best.getId()), x: box.left + x, y: box.top + y};
+}"""
+
+
+def where(person: Person, feature_id: str) -> str:
+    cell = person.page.locator(f'tr[data-feature="{feature_id}"] td.where')
+    return str(cell.inner_text())
+
+
+def no_serious_violations(person: Person, page_name: str) -> None:
+    found = person.axe()
+    assert not found, f"axe-core on {page_name}: {found}"
+
+
+def wait_until(check: Any, seconds: float = 15) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def test_invite_share_edit_and_revoke_in_the_browser(
+    web_orgs: tuple[Org, Org], alice: Person, bob: Person
+) -> None:
+    a, b = web_orgs
+    # Alice makes an invite
+    alice.sign_in()
+    alice.go("/web/invites")
+    alice.page.click("text=Create an invite")
+    assert alice.page.input_value("#invite-string")
+    assert alice.page.input_value("#invite-link").startswith(a.url + "/ocm/invite?")
+    alice.shot("01-alice-created-an-invite")
+    no_serious_violations(alice, "invites")
+
+    # Bob accepts it in his browser, seeing Alice's organisation first
+    # (through his server's inviteAcceptDialog, as another OCM server's invite link leads there)
+    link = alice.page.input_value("#invite-link")
+    invite_token = parse_qs(urlsplit(link).query)["token"][0]
+    bob.sign_in()
+    bob.go(f"/ocm/accept-invite?{urlencode({'token': invite_token, 'providerDomain': a.host})}")
+    assert "Feuerwehr Musterstadt" in bob.page.inner_text("main")
+    bob.page.click("text=Accept it in the web workspace")
+    assert bob.page.inner_text("#inviting-organisation") == "Feuerwehr Musterstadt"
+    bob.shot("02-bob-sees-who-invites-him")
+    no_serious_violations(bob, "accept invite")
+    bob.page.click("text=Accept the invite from Feuerwehr Musterstadt")
+    assert "are contacts now" in bob.page.inner_text("main")
+    assert f"alice@{a.host}" in bob.page.inner_text("main")
+
+    # Alice shares 'vehicles' with Bob, with write access; the dialog names his organisation
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    alice.page.click("text=Share…")
+    alice.page.fill("#address", f"bob@{b.host}")
+    alice.page.check("input[name=permission][value=write]")
+    alice.page.click("text=Next: check the recipient")
+    assert alice.page.inner_text("#recipient-organisation") == "Leitstelle Nord"
+    alice.shot("03-alice-shares-with-the-control-room")
+    no_serious_violations(alice, "share dialog")
+    alice.page.click("text=Change")
+    assert alice.page.input_value("#address") == f"bob@{b.host}"
+    assert alice.page.is_checked("input[name=permission][value=write]")
+    alice.page.click("text=Next: check the recipient")
+    alice.page.click("text=Send share to Leitstelle Nord")
+    assert "The share was sent." in alice.page.inner_text("main")
+    alice.shot("04-alice-sent-shares")
+    no_serious_violations(alice, "sent shares")
+
+    # Bob accepts the share and sees the layer on his map
+    bob.go("/web/shares/received")
+    card = bob.page.locator("li.card", has_text="Vehicles")
+    assert "Read and edit" in card.inner_text()
+    bob.shot("05-bob-inbox")
+    no_serious_violations(bob, "inbox")
+    card.locator("button", has_text="Accept").click()
+    bob.page.wait_for_url(re.compile(r".*/web/layers/ocm-\d+\?done=share-accepted$"))
+    mount_id = bob.page.url.split("/web/layers/")[1].split("?")[0]
+    bob.wait_for_map()
+    assert "Shared by Alice Adler (Feuerwehr Musterstadt)" in bob.page.inner_text("main")
+    assert bob.page.locator("#features tbody tr").count() == 12
+
+    # Bob moves a feature on the map: it is saved at Alice's server
+    bob.page.click("button[data-mode=move]")
+    picked = bob.page.evaluate(PICK_FEATURE)
+    before = where(bob, picked["id"])
+    bob.page.mouse.move(picked["x"], picked["y"])
+    bob.page.mouse.down()
+    for step in range(1, 11):
+        bob.page.mouse.move(picked["x"] + 6 * step, picked["y"] + 4 * step)
+    bob.page.mouse.up()
+    bob.page.wait_for_function(
+        "/^(Moved feature|Feature)/.test(document.getElementById('map-status').textContent)"
+    )
+    assert bob.page.inner_text("#map-status").startswith("Moved feature"), bob.shot("failed")
+    bob.page.wait_for_function(
+        f"""document.querySelector('tr[data-feature="{picked["id"]}"] td.where')
+              .textContent !== {before!r}"""
+    )
+    moved = where(bob, picked["id"])
+    bob.shot("06-bob-moved-a-vehicle")
+    no_serious_violations(bob, "shared layer page")
+
+    # Alice sees the moved feature on her own layer, and who moved it
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    assert where(alice, picked["id"]) == moved
+    alice.shot("07-alice-sees-the-move")
+    no_serious_violations(alice, "layer page")
+    alice.go("/web/layers/vehicles/changes")
+    assert f"bob@{b.host}" in alice.page.inner_text("main")
+    no_serious_violations(alice, "change log")
+
+    # Alice revokes; Bob's map no longer shows the layer
+    alice.go("/web/shares/sent")
+    alice.page.locator("tr", has_text=f"bob@{b.host}").locator("button", has_text="Revoke").click()
+    assert "revoked" in alice.page.inner_text("main")
+    alice.shot("08-alice-revoked")
+
+    def gone() -> bool:
+        bob.go("/web/layers")
+        return bob.page.locator(f'li[data-layer="{mount_id}"]').count() == 0
+
+    assert wait_until(gone), "Bob still sees the revoked layer"
+    bob.wait_for_map()
+    bob.shot("09-bob-layer-gone")
+    no_serious_violations(bob, "layers")
+    bob.go(f"/web/layers/{mount_id}")
+    assert "Not found" in bob.page.inner_text("main")
+
+
+def test_bad_input_shows_a_clear_message_and_changes_nothing(
+    web_orgs: tuple[Org, Org], alice: Person, bob: Person
+) -> None:
+    a, b = web_orgs
+    alice.sign_in()
+    headers = token(a, "alice")
+    shares_before = httpx.get(f"{a.url}/manage/shares", headers=headers).json()
+
+    def share(address: str) -> str:
+        alice.go("/web/layers/vehicles/share")
+        alice.page.fill("#address", address)
+        alice.page.click("text=Next: check the recipient")
+        if alice.page.locator("text=Send share to").count():
+            alice.page.locator("button", has_text="Send share to").click()
+        return str(alice.page.locator("[role=alert]").inner_text())
+
+    said = share("no address at all")
+    assert "is not an OCM address" in said and "Nothing was changed" in said
+    said = share(f"nobody@{b.host}")  # a server we know, a user it does not have
+    assert "refused the share: No user 'nobody' here." in said, said
+    alice.shot("10-share-refused")
+
+    # an unreachable server the operator trusts: discovery fails, in plain words
+    closed = f"127.0.0.1:{_closed_port()}"
+    alice.go("/web/operator/peers")
+    no_serious_violations(alice, "servers")
+    alice.page.fill("#new-host", closed)
+    alice.page.click("form.panel button[type=submit]")
+    assert closed in alice.page.inner_text("main")
+    said = share(f"carl@{closed}")
+    assert "cannot be reached" in said, said
+    alice.shot("11-server-unreachable")
+    said = share("dora@untrusted.example")
+    assert "does not deal with that server" in said, said
+    assert httpx.get(f"{a.url}/manage/shares", headers=headers).json() == shares_before
+
+    # a bad invite string
+    bob.sign_in()
+    bob.go("/web/invites/accept?invite=not-an-invite")
+    assert "cannot be accepted" in bob.page.inner_text("[role=alert]")
+
+    # an invalid geometry typed into the attribute form
+    first = httpx.get(f"{a.url}/collections/vehicles/items?limit=1", headers=headers).json()
+    fid = first["features"][0]["id"]
+    original = httpx.get(f"{a.url}/collections/vehicles/items/{fid}", headers=headers).json()
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    alice.page.click(f'button[aria-label="Edit feature {fid}"]')
+    no_serious_violations(alice, "attribute form")
+    alice.page.fill(
+        "#feature-geometry", '{"type": "Polygon", "coordinates": [[[9, 51], [9.1, 51]]]}'
+    )
+    alice.page.click("#feature-form button[type=submit]")
+    alice.page.wait_for_function(
+        f"document.getElementById('map-status').textContent"
+        f".startsWith('Feature {fid} was not changed')"
+    )
+    assert alice.page.get_attribute("#map-status", "role") == "alert"
+    alice.shot("12-invalid-geometry")
+    after = httpx.get(f"{a.url}/collections/vehicles/items/{fid}", headers=headers).json()
+    assert after == original
+
+    # a wrong token at sign-in
+    alice.page.context.clear_cookies()
+    alice.go("/web/sign-in")
+    alice.page.fill("#token", "ogm_wrong")
+    alice.page.click("form button[type=submit]")
+    assert "not valid" in alice.page.inner_text("[role=alert]")
+    no_serious_violations(alice, "sign-in")
+
+
+def _closed_port() -> int:
+    from tests.conftest import free_port
+
+    return free_port()
+
+
+def test_drawing_a_point_giving_it_attributes_and_deleting_it(
+    web_orgs: tuple[Org, Org], alice: Person
+) -> None:
+    a, _ = web_orgs
+    headers = token(a, "alice")
+    alice.sign_in()
+    alice.page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, upright
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    no_serious_violations(alice, "layer page at tablet width")
+    alice.page.click("button[data-mode=Point]")
+    box = alice.page.locator("#map").bounding_box()
+    alice.page.mouse.click(box["x"] + 60, box["y"] + box["height"] - 60)
+    alice.page.wait_for_function(
+        "/^(Added feature|The feature)/.test(document.getElementById('map-status').textContent)"
+    )
+    status = alice.page.inner_text("#map-status")
+    assert status.startswith("Added feature"), status
+    fid = status.split()[2].rstrip(";")
+    assert alice.page.is_visible("#feature-form")
+    alice.page.fill('#feature-fields input[name="key"] >> nth=-1', "callsign")
+    alice.page.fill('#feature-fields input[name="value"] >> nth=-1', "Florian 1/10")
+    alice.page.click("#feature-form button[type=submit]")
+    alice.page.wait_for_function(
+        "document.getElementById('map-status').textContent.startsWith('Saved feature')"
+    )
+    stored = httpx.get(f"{a.url}/collections/vehicles/items/{fid}", headers=headers).json()
+    assert stored["geometry"]["type"] == "Point"
+    assert stored["properties"] == {"callsign": "Florian 1/10"}
+    alice.shot("13-alice-added-a-point")
+    alice.page.click(f'button[aria-label="Edit feature {fid}"]')
+    alice.page.click("#feature-delete")
+    alice.page.wait_for_function(
+        "document.getElementById('map-status').textContent.startsWith('Deleted feature')"
+    )
+    gone = httpx.get(f"{a.url}/collections/vehicles/items/{fid}", headers=headers)
+    assert gone.status_code == 404
+    assert alice.page.locator(f'tr[data-feature="{fid}"]').count() == 0
+    alice.page.set_viewport_size({"width": 1280, "height": 800})
