@@ -387,6 +387,7 @@ def _parameter(response: PeerResponse, known: frozenset[str]) -> str:
 def _detail(response: PeerResponse) -> str:
     try:
         answer = orjson.loads(response.body)
-        return str(answer.get("detail") or answer.get("title") or response.status)[:300]
+        said = answer.get("detail") or answer.get("description") or answer.get("title")
+        return str(said or response.status)[:300]  # problem details, or pygeoapi's shape
     except (orjson.JSONDecodeError, AttributeError):
         return str(response.status)

@@ -4,9 +4,10 @@ server's (``Catalog.require``); the upstream is reached with the operator's cred
 
 Pieces are shared with mounted shares (``features/remote.py``): the upstream's pages are
 checked and re-linked the same way, its paging carried in our cursors. Differences: ``bbox``
-goes up in CRS84 (a box in another ``bbox-crs`` is converted here), ``crs`` is asked of the
-upstream only if it declares Part 2 (else the CRS84 answer is transformed here), and
-``filter`` only if it declares Part 3 (else 400 saying so)."""
+goes up in CRS84 (a box in another ``bbox-crs`` is converted here), features are always asked
+in CRS84 and transformed here for ``crs`` (servers such as pygeoapi declare Part 2 but offer
+other CRSs only per configured collection), and ``filter`` goes up only if the upstream
+declares Part 3 (else 400 saying so)."""
 
 from __future__ import annotations
 
@@ -30,13 +31,12 @@ from opengeomesh.features.remote import (
     unwrap_cursor,
 )
 from opengeomesh.features.upstreams import (
-    PART2_CRS,
     PART3_FILTER,
     PART4_WRITE,
     Exposure,
     Upstreams,
 )
-from opengeomesh.ocm.client import PeerResponse, PeerUnavailable
+from opengeomesh.ocm.client import PeerResponse, PeerTimeout, PeerUnavailable
 
 GEOJSON = "application/geo+json"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -86,13 +86,10 @@ class UpstreamFeatures:
                         " (filter), so this layer cannot be filtered",
                     )
                 asked.update({k: params[k] for k in FILTER_PARAMETERS if k in params})
-        crs = query.crs
-        if not crs.is_crs84 and upstream.declares(PART2_CRS):
-            asked["crs"] = crs.uri
         response = self._call(exposure, "GET", "/items", asked)
         if response.status != 200:
             raise self._refusal(exposure, response, "query")
-        return collection, page_from(response, _host(exposure), crs)
+        return collection, page_from(response, _host(exposure), query.crs)
 
     def item(
         self,
@@ -105,11 +102,9 @@ class UpstreamFeatures:
         """One feature, in ``crs``, with the upstream's ETag where it is of this
         representation."""
         collection = self._catalog.require(caller, exposure.collection_id, Access.READ)
-        ask_crs = not crs.is_crs84 and exposure.upstream.declares(PART2_CRS)
         headers = {"If-None-Match": if_none_match} if if_none_match else {}
         path = f"/items/{quote(feature_id, safe='')}"
-        query = {"crs": crs.uri} if ask_crs else {}
-        response = self._call(exposure, "GET", path, query, headers)
+        response = self._call(exposure, "GET", path, {}, headers)
         etag = response.headers.get("etag")
         if response.status == 304:
             return collection, RemoteFeature(None, etag)
@@ -201,7 +196,12 @@ class UpstreamFeatures:
             content=body or None,
         )
         request.headers.update(self._upstreams.headers(upstream))
-        return client.send(request, max_bytes=self._max)
+        try:
+            return client.send(request, max_bytes=self._max)
+        except PeerTimeout as exc:  # 504, naming the upstream for the operator
+            raise PeerTimeout(f"{_host(exposure)}: {exc.detail}") from None
+        except PeerUnavailable as exc:  # 502
+            raise PeerUnavailable(f"{_host(exposure)}: {exc.detail}") from None
 
     @staticmethod
     def _refusal(exposure: Exposure, response: PeerResponse, field: str) -> Exception:
@@ -209,6 +209,8 @@ class UpstreamFeatures:
             return PeerUnavailable(
                 f"{_host(exposure)} refused this server's credentials ({response.status})"
             )
+        if response.status == 405:  # declared Part 4 server-wide, not for this collection
+            return Forbidden(f"{_host(exposure)} does not take writes to this layer")
         if response.status == 404:
             return NotFound(f"{_host(exposure)} has no such feature or collection (any more)")
         return refusal(_host(exposure), response, field)

@@ -176,6 +176,11 @@ class Upstreams:
         self._catalog = catalog
         self._box = box
         self._client_for = client_for
+        catalog.features_elsewhere(self._where)
+
+    def _where(self, collection_id: str) -> str | None:
+        exposure = self._store.exposure(collection_id)
+        return None if exposure is None else f"upstream {exposure.upstream.name!r}"
 
     def add(
         self,
