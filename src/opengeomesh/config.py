@@ -108,13 +108,6 @@ class Settings(BaseModel):
         description="Seconds of silence after which a change-feed stream"
         " sends a keep-alive comment (and checks the caller's access again)",
     )
-    upstream_poll_seconds: float = Field(
-        30,
-        ge=0,
-        le=86400,
-        description="Seconds between two reads of each upstream collection's items, whose"
-        " differences enter its change feed (0: no polling)",
-    )
     max_remote_page_bytes: int = Field(
         64 << 20, ge=1 << 16, description="Largest page read from a mounted remote layer"
     )
