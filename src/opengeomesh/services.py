@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from opengeomesh.accounts.directory import AccountDirectory
@@ -12,7 +13,11 @@ from opengeomesh.features.changes import ChangeFeed, ChangeHub
 from opengeomesh.features.editing import Editing
 from opengeomesh.features.remote import RemoteLayers
 from opengeomesh.features.remote_changes import RemoteChanges
+from opengeomesh.features.upstream import UpstreamFeatures
+from opengeomesh.features.upstreams import Upstreams
+from opengeomesh.ocm.client import OutboundClient
 from opengeomesh.ocm.federation import Federation, open_federation
+from opengeomesh.ocm.secretbox import SecretBox
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
 from opengeomesh.storage.stores import Stores, open_stores
 
@@ -29,6 +34,9 @@ class Services:
     federation: Federation
     mounts: RemoteLayers
     mount_changes: RemoteChanges
+    upstreams: Upstreams
+    upstream_features: UpstreamFeatures
+    hub: ChangeHub
     stores: Stores
 
     def caller_for_token(self, token: str | None) -> Caller:
@@ -75,6 +83,12 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
     mounts = RemoteLayers(
         federation.inbox, federation.client, max_page_bytes=settings.max_remote_page_bytes
     )
+    upstreams = Upstreams(
+        stores.upstreams,
+        catalog,
+        SecretBox(settings.data_dir / "keys"),
+        _upstream_clients(settings, federation.client),
+    )
     return Services(
         settings=settings,
         accounts=accounts,
@@ -99,5 +113,34 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
             idle_seconds=settings.peer_timeout + 2 * settings.change_keepalive_seconds,
             max_event_bytes=settings.max_remote_page_bytes,
         ),
+        upstreams=upstreams,
+        upstream_features=UpstreamFeatures(
+            upstreams, catalog, max_page_bytes=settings.max_remote_page_bytes
+        ),
+        hub=hub,
         stores=stores,
     )
+
+
+def _upstream_clients(
+    settings: Settings, guarded: OutboundClient
+) -> Callable[[bool], OutboundClient]:
+    """The outbound client for an upstream: the guarded one, or, for an upstream registered
+    with ``--allow-private`` (the operator's own server on loopback or a private network), one
+    that may connect there. Link-local and multicast stay refused either way."""
+    private: list[OutboundClient] = []
+
+    def client_for(allow_private: bool) -> OutboundClient:
+        if not allow_private or settings.allow_private_peers:
+            return guarded
+        if not private:
+            private.append(
+                OutboundClient(
+                    allow_private=True,
+                    timeout=settings.peer_timeout,
+                    max_response_bytes=settings.max_peer_response_bytes,
+                )
+            )
+        return private[0]
+
+    return client_for

@@ -86,11 +86,11 @@ def test_progress_and_an_import_into_features(stores_layers: Layers) -> None:
     assert layers.collection("layer").feature_count == MANY + 2
 
 
+@pytest.mark.parametrize("open_stores", ["postgresql"], indirect=True)
 def test_postgres_layers_with_features_have_their_spatial_index(stores_layers: Layers) -> None:
     """A new layer's GIST index is made by its first write (after the rows, for an import)."""
     layers = stores_layers
-    if layers.kind != "postgresql":
-        pytest.skip("PostgreSQL's GIST index")
+    assert layers.kind == "postgresql"
 
     def indexed(collection_id: str) -> bool:
         key = layers.collection(collection_id).key

@@ -16,6 +16,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
+from opengeomesh.accounts.models import Caller
 from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.negotiation import Format, chosen_format
 from opengeomesh.errors import InvalidInput
@@ -40,6 +41,7 @@ from opengeomesh.features.query import ITEM_PARAMETERS, ITEMS_PARAMETERS, parse_
 from opengeomesh.features.queryables import QUERYABLES_REL, SCHEMA_JSON
 from opengeomesh.features.remote import MountedLayer
 from opengeomesh.features.timeval import rfc3339
+from opengeomesh.features.upstreams import Exposure
 from opengeomesh.web.pages import render
 
 GEOJSON = "application/geo+json"
@@ -176,6 +178,12 @@ def collection(collection_id: str, request: Request, caller: CurrentCaller) -> R
     else:
         found, access = services.catalog.get(caller, collection_id)
         body = collection_body(base_url(request), found, access, fmt)
+        exposed = services.upstream_features.find(collection_id)
+        if exposed is not None:  # the features, so their extent and count, are upstream
+            described = services.upstream_features.describe(exposed)
+            extent = described.get("extent")
+            body["extent"] = extent if isinstance(extent, dict) else {}
+            body.pop("numberOfFeatures", None)
     if fmt is Format.HTML:
         return render(request, "collection.html", page=body)
     return _json(body)
@@ -262,8 +270,10 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
     fmt = chosen_format(request)
     services = services_of(request)
     layer = services.mounts.find(caller, collection_id)
-    checked = params if layer is None else {k: v for k, v in params.items() if k != "cursor"}
-    query = parse_items_query(  # a mounted layer's cursor is the sender's, checked there
+    exposed = None if layer is not None else services.upstream_features.find(collection_id)
+    proxied = layer is not None or exposed is not None
+    checked = {k: v for k, v in params.items() if k != "cursor"} if proxied else params
+    query = parse_items_query(  # a proxied layer's cursor is the sender's, checked there
         checked,
         default_limit=services.settings.default_limit,
         max_limit=services.settings.max_limit,
@@ -272,6 +282,9 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
     if layer is not None:
         found, page = layer, services.mounts.items(layer, params, query.crs)
         features = page.features  # in query.crs already: the sender's, or made so there
+    elif exposed is not None:
+        found, page = services.upstream_features.items(caller, exposed, params, query)
+        features = page.features  # in query.crs already, as for a mounted layer
     else:
         found, page = services.catalog.items(caller, collection_id, query)
         features = features_in(page.features, query.crs)
@@ -345,6 +358,9 @@ def item(
     layer = services.mounts.find(caller, collection_id)
     if layer is not None:
         return _mounted_item(request, layer, feature_id, fmt, crs)
+    exposed = services.upstream_features.find(collection_id)
+    if exposed is not None:
+        return _upstream_item(request, caller, exposed, feature_id, fmt, crs)
     found, feature = services.catalog.item(caller, collection_id, feature_id)
     etag = entity_tag(found, feature, fmt, crs)
     headers = {"ETag": etag}
@@ -367,6 +383,21 @@ def _mounted_item(
         return Response(status_code=304, headers=headers)
     headers["Content-Crs"] = crs.header
     return feature_response(request, layer, remote.feature, fmt, headers)
+
+
+def _upstream_item(
+    request: Request, caller: Caller, exposed: Exposure, feature_id: str, fmt: Format, crs: Crs
+) -> Response:
+    """A feature of a collection exposed from an upstream server, with the upstream's ETag."""
+    condition = request.headers.get("if-none-match", "") if fmt is Format.JSON else ""
+    found, remote = services_of(request).upstream_features.item(
+        caller, exposed, feature_id, condition, crs
+    )
+    headers = {"ETag": remote.etag} if remote.etag and fmt is Format.JSON else {}
+    if remote.feature is None:
+        return Response(status_code=304, headers=headers)
+    headers["Content-Crs"] = crs.header
+    return feature_response(request, found, remote.feature, fmt, headers)
 
 
 def feature_response(

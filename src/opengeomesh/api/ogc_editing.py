@@ -21,6 +21,7 @@ from opengeomesh.errors import Forbidden, InvalidInput, UnsupportedMediaType
 from opengeomesh.features.crs import CRS84, parse_content_crs, to_crs84
 from opengeomesh.features.models import Access, Collection, StoredFeature
 from opengeomesh.features.remote import MountedLayer
+from opengeomesh.features.upstreams import Exposure
 
 FEATURE_TYPES = ("application/geo+json", "application/json")
 PATCH_TYPES = ("application/merge-patch+json", "application/json")
@@ -77,36 +78,61 @@ def _if_match(request: Request) -> str | None:
     return ", ".join(lines) if lines else None
 
 
-async def _target(request: Request, caller: Caller, collection_id: str) -> MountedLayer | None:
-    """The mounted layer written to, or None for a local collection; either way the caller's
-    right to write is checked before the body is read."""
+async def _target(
+    request: Request, caller: Caller, collection_id: str
+) -> MountedLayer | Exposure | None:
+    """The mounted layer or upstream collection written to, or None for a local collection;
+    either way the caller's right to write is checked before the body is read."""
     services = services_of(request)
     layer = services.mounts.find(caller, collection_id)
     if layer is not None:
         if layer.share.permission != "write":
             raise Forbidden(f"the share of {layer.title!r} is read-only")
         return layer
+    exposed = await run_in_threadpool(services.upstream_features.find, collection_id)
+    if exposed is not None:
+        await run_in_threadpool(services.upstream_features.check_write, caller, exposed)
+        return exposed
     await run_in_threadpool(services.catalog.require, caller, collection_id, Access.WRITE)
     return None
 
 
 async def _forward(
-    request: Request, layer: MountedLayer, feature_id: str | None, body: bytes
+    request: Request,
+    caller: Caller,
+    layer: MountedLayer | Exposure,
+    feature_id: str | None,
+    body: bytes,
 ) -> Response:
-    """A write to a mounted share, done by the sending server; its answer mapped to ours."""
+    """A write to a mounted share or an upstream collection, done by the sending or upstream
+    server; its answer mapped to ours."""
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED}
     if_match = _if_match(request)
     if if_match is not None:
         headers["if-match"] = if_match
-    mounts = services_of(request).mounts
-    response, feature = await run_in_threadpool(
-        mounts.write, layer, request.method, feature_id, body, headers
-    )
+    services = services_of(request)
+    found: Collection | MountedLayer
+    if isinstance(layer, Exposure):
+        found = await run_in_threadpool(services.upstream_features.check_write, caller, layer)
+        response, feature = await run_in_threadpool(
+            services.upstream_features.write,
+            caller,
+            layer,
+            request.method,
+            feature_id,
+            body,
+            headers,
+        )
+    else:
+        found = layer
+        response, feature = await run_in_threadpool(
+            services.mounts.write, layer, request.method, feature_id, body, headers
+        )
     if feature is not None:
-        return _written(request, layer, feature, response.status, response.headers.get("etag"))
+        return _written(request, found, feature, response.status, response.headers.get("etag"))
     if response.status == 201:  # created there, though its answer had no readable feature
         made = response.headers.get("location", "").rsplit("/items/", 1)[-1]
-        location = f"{base_url(request)}/collections/{layer.id}/items/{made}"
+        location = f"{base_url(request)}/collections/{found.id}/items/{made}"
         return Response(status_code=201, headers={"Location": location})
     return Response(status_code=204)
 
@@ -118,7 +144,7 @@ async def create_item(collection_id: str, request: Request, caller: CurrentCalle
     layer = await _target(request, caller, collection_id)
     body = await _body(request, FEATURE_TYPES)
     if layer is not None:
-        return await _forward(request, layer, None, body)
+        return await _forward(request, caller, layer, None, body)
     found, feature = await run_in_threadpool(
         services.editing.create, caller, collection_id, _json(request, body)
     )
@@ -147,7 +173,7 @@ async def _change(
     layer = await _target(request, caller, collection_id)
     body = await _body(request, FEATURE_TYPES if replace else PATCH_TYPES)
     if layer is not None:
-        return await _forward(request, layer, feature_id, body)
+        return await _forward(request, caller, layer, feature_id, body)
     gesture = services.editing.replace if replace else services.editing.update
     if_match = _if_match(request)
     found, feature = await run_in_threadpool(
@@ -164,7 +190,7 @@ async def delete_item(
     services = services_of(request)
     layer = await _target(request, caller, collection_id)
     if layer is not None:
-        return await _forward(request, layer, feature_id, b"")
+        return await _forward(request, caller, layer, feature_id, b"")
     if_match = _if_match(request)
     await run_in_threadpool(services.editing.delete, caller, collection_id, feature_id, if_match)
     return Response(status_code=204)
@@ -191,6 +217,8 @@ def _options(request: Request, caller: Caller, collection_id: str, *, item: bool
         methods = ["GET", "HEAD", "OPTIONS"]
         if layer.share.permission == "write":
             methods += ["PUT", "PATCH", "DELETE"] if item else ["POST"]
+    elif (exposed := services.upstream_features.find(collection_id)) is not None:
+        methods = services.upstream_features.allowed(caller, exposed, item=item)
     else:
         methods = services.editing.allowed(caller, collection_id, item=item)
     return Response(status_code=200, headers={"Allow": ", ".join(methods)})

@@ -30,6 +30,17 @@ def queryables(collection_id: str, request: Request, caller: CurrentCaller) -> R
     if layer is not None:
         body = {"$id": url, **services.mounts.queryables(layer)}
         title = layer.title
+    elif (exposed := services.upstream_features.find(collection_id)) is not None:
+        found, properties = services.upstream_features.queryables(caller, exposed)
+        body = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": url,
+            "type": "object",
+            "title": found.title,
+            "properties": properties,
+            "additionalProperties": True,
+        }
+        title = found.title
     else:
         found, types = services.catalog.queryables(caller, collection_id)
         body = queryables_schema(url, found.title, types, found.temporal_property)

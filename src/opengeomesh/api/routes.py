@@ -8,7 +8,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from opengeomesh.api import manage, manage_federation, manage_shares, ocm, ocm_sharing, ogc
+from opengeomesh.api import (
+    manage,
+    manage_federation,
+    manage_shares,
+    manage_upstreams,
+    ocm,
+    ocm_sharing,
+    ogc,
+)
 from opengeomesh.api import ogc_editing as editing
 from opengeomesh.api.ogc_changes import changes
 from opengeomesh.api.ogc_queryables import queryables
@@ -85,6 +93,34 @@ OCM_ROUTES = [
 ]
 
 MANAGE_ROUTES = [
+    Route("/manage/upstreams", manage_upstreams.list_upstreams, READ, "List upstream servers"),
+    Route(
+        "/manage/upstreams",
+        manage_upstreams.add_upstream,
+        ["POST"],
+        "Register an upstream OGC API server",
+        201,
+    ),
+    Route(
+        "/manage/upstreams/{name}",
+        manage_upstreams.remove_upstream,
+        ["DELETE"],
+        "Forget an upstream server",
+        204,
+    ),
+    Route(
+        "/manage/upstreams/{name}/refresh",
+        manage_upstreams.refresh_upstream,
+        ["POST"],
+        "Read an upstream's conformance again",
+    ),
+    Route(
+        "/manage/upstreams/{name}/collections",
+        manage_upstreams.expose_collection,
+        ["POST"],
+        "Expose an upstream collection as a local collection",
+        201,
+    ),
     Route("/manage/me", manage.me, READ, "The signed-in user"),
     Route("/manage/users", manage.list_users, READ, "List users"),
     Route("/manage/users", manage.add_user, ["POST"], "Add a user", 201),

@@ -50,6 +50,17 @@ class Catalog:
         self._count_limit = count_limit
         self._before_delete: list[Callable[[int], None]] = []
         self._after_access_change: list[Callable[[int], None]] = []
+        self._elsewhere: Callable[[str], str | None] = lambda _: None
+
+    def features_elsewhere(self, where: Callable[[str], str | None]) -> None:
+        """``where(collection_id)`` names the server a collection's features live on (an
+        upstream), or None: such a collection's features are not imported or exported here."""
+        self._elsewhere = where
+
+    def _local_features(self, collection: Collection) -> None:
+        where = self._elsewhere(collection.id)
+        if where is not None:
+            raise Conflict(f"the features of {collection.id!r} live on {where}, not here")
 
     def after_access_change(self, listener: Callable[[int], None]) -> None:
         """Call ``listener`` with a collection's key after who may read or change it changed
@@ -238,6 +249,7 @@ class Catalog:
         ``progress`` is told how many bytes were read as the source is read and checked;
         ``stored`` how many features of how many were written, as they are written."""
         collection = self.require(caller, collection_id, Access.WRITE)
+        self._local_features(collection)
         reader = FeatureReader(
             stream,
             source_format,
@@ -258,6 +270,7 @@ class Catalog:
         self, caller: Caller, collection_id: str
     ) -> tuple[Collection, Iterator[StoredFeature]]:
         collection = self.require(caller, collection_id, Access.READ)
+        self._local_features(collection)
         return collection, self._features.scan(collection)
 
     def collection_by_key(self, key: int) -> Collection | None:

@@ -133,23 +133,7 @@ class RemoteLayers:
         if not crs.is_crs84:
             query["crs"] = crs.uri
         response = self._get(layer, "/items", query)
-        answer = _object(response, layer)
-        raw = answer.get("features")
-        if answer.get("type") != "FeatureCollection" or not isinstance(raw, list):
-            raise PeerUnavailable(f"{layer.share.sender_host} answered without features")
-        matched = answer.get("numberMatched")
-        links = answer.get("links")
-        links = links if isinstance(links, list) else []
-        following = _link_query(links, "next")
-        preceding = _link_query(links, "prev")
-        features = [_feature(f, layer) for f in raw]
-        return ItemsPage(
-            features=_in_crs(features, _answered_crs(response, layer), crs, layer),
-            number_matched=matched if isinstance(matched, int) else None,
-            next_cursor=wrap_cursor(following) if following else None,
-            prev_cursor=wrap_cursor(preceding) if preceding else None,
-            prev_offset=None,
-        )
+        return page_from(response, layer.share.sender_host, crs)
 
     def item(
         self, layer: MountedLayer, feature_id: str, if_none_match: str, crs: Crs = CRS84
@@ -162,9 +146,9 @@ class RemoteLayers:
         etag = response.headers.get("etag")
         if response.status == 304:
             return RemoteFeature(None, etag)
-        feature = _feature(_object(response, layer), layer)
-        answered = _answered_crs(response, layer)
-        (feature,) = _in_crs([feature], answered, crs, layer)
+        feature = peer_feature(_object(response, layer), layer.share.sender_host)
+        answered = answered_crs(response, layer.share.sender_host)
+        (feature,) = in_crs([feature], answered, crs, layer.share.sender_host)
         return RemoteFeature(feature, etag if answered == crs else None)
 
     def _get(
@@ -201,7 +185,7 @@ class RemoteLayers:
         if response.status == 204 or not response.body:
             return response, None
         try:
-            return response, _feature(_object(response, layer), layer)
+            return response, peer_feature(_object(response, layer), layer.share.sender_host)
         except PeerUnavailable:
             if response.status == 201:  # it was made there: say so, not 502 (no duplicates)
                 return response, None
@@ -250,9 +234,9 @@ def _object(response: PeerResponse, layer: MountedLayer) -> dict[str, Any]:
     return answer
 
 
-def _feature(raw: Any, layer: MountedLayer) -> StoredFeature:
-    """A feature of the sender's answer, as this server serves features."""
-    host = layer.share.sender_host
+def peer_feature(raw: Any, host: str) -> StoredFeature:
+    """A feature of a peer's answer (``host`` names it in errors), as this server serves
+    features."""
     if not isinstance(raw, dict) or raw.get("type") != "Feature":
         raise PeerUnavailable(f"{host} answered with something that is not a feature")
     fid = raw.get("id")
@@ -274,28 +258,50 @@ def _feature(raw: Any, layer: MountedLayer) -> StoredFeature:
     )
 
 
-def _answered_crs(response: PeerResponse, layer: MountedLayer) -> Crs:
-    """The CRS of the sender's features, from its ``Content-Crs`` (CRS84 when it says none)."""
+def page_from(response: PeerResponse, host: str, crs: Crs) -> ItemsPage:
+    """A peer's items answer as one of our pages: features checked and in ``crs``, its next
+    and previous links' queries wrapped in our cursors (whatever its paging)."""
+    answer = response.json()
+    if not isinstance(answer, dict):
+        raise PeerUnavailable(f"{host} answered with something not an object")
+    raw = answer.get("features")
+    if answer.get("type") != "FeatureCollection" or not isinstance(raw, list):
+        raise PeerUnavailable(f"{host} answered without features")
+    matched = answer.get("numberMatched")
+    links = answer.get("links")
+    links = links if isinstance(links, list) else []
+    following = link_query(links, "next")
+    preceding = link_query(links, "prev")
+    features = [peer_feature(f, host) for f in raw]
+    return ItemsPage(
+        features=in_crs(features, answered_crs(response, host), crs, host),
+        number_matched=matched if isinstance(matched, int) else None,
+        next_cursor=wrap_cursor(following) if following else None,
+        prev_cursor=wrap_cursor(preceding) if preceding else None,
+        prev_offset=None,
+    )
+
+
+def answered_crs(response: PeerResponse, host: str) -> Crs:
+    """The CRS of a peer's features, from its ``Content-Crs`` (CRS84 when it says none)."""
     try:
         return parse_content_crs(response.headers.get("content-crs"))
     except InvalidInput:
-        host = layer.share.sender_host
         raise PeerUnavailable(f"{host} answered in a CRS this server does not know") from None
 
 
-def _in_crs(
-    features: list[StoredFeature], answered: Crs, asked: Crs, layer: MountedLayer
+def in_crs(
+    features: list[StoredFeature], answered: Crs, asked: Crs, host: str
 ) -> list[StoredFeature]:
-    """The sender's features in the CRS asked for: as they came, or transformed from CRS84."""
+    """A peer's features in the CRS asked for: as they came, or transformed from CRS84."""
     if answered == asked:
         return features
     if answered.is_crs84:
         return features_in(features, asked)
-    host = layer.share.sender_host
     raise PeerUnavailable(f"{host} answered in {answered.code}, not in {asked.code} as asked")
 
 
-def _link_query(links: list[Any], rel: str) -> dict[str, str]:
+def link_query(links: list[Any], rel: str) -> dict[str, str]:
     """The query parameters of the sender's link of ``rel`` (its paging state), without the
     format, which is ours to choose."""
     for entry in links:
@@ -338,7 +344,17 @@ def _refusal(
     known: frozenset[str] = ITEMS_PARAMETERS,
 ) -> Exception:
     """The sender's refusal, as this server's own error."""
-    host, detail = layer.share.sender_host, _detail(response)
+    return refusal(layer.share.sender_host, response, field, known)
+
+
+def refusal(
+    host: str,
+    response: PeerResponse,
+    field: str,
+    known: frozenset[str] = ITEMS_PARAMETERS,
+) -> Exception:
+    """A peer's refusal, as this server's own error (a 400 names our parameter it names)."""
+    detail = _detail(response)
     status = response.status
     if status == 404:
         return NotFound(f"{host} has no such feature or collection (any more)")
@@ -371,6 +387,7 @@ def _parameter(response: PeerResponse, known: frozenset[str]) -> str:
 def _detail(response: PeerResponse) -> str:
     try:
         answer = orjson.loads(response.body)
-        return str(answer.get("detail") or answer.get("title") or response.status)[:300]
+        said = answer.get("detail") or answer.get("description") or answer.get("title")
+        return str(said or response.status)[:300]  # problem details, or pygeoapi's shape
     except (orjson.JSONDecodeError, AttributeError):
         return str(response.status)

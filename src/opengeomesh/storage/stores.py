@@ -9,6 +9,7 @@ from typing import Protocol
 from opengeomesh.accounts.store import AccountStore
 from opengeomesh.config import Settings
 from opengeomesh.features.store import CollectionStore, FeatureStore, FeatureWriter
+from opengeomesh.features.upstreams import UpstreamStore
 from opengeomesh.ocm.store import OcmStore, ShareStore
 
 
@@ -43,6 +44,7 @@ class Stores:
     feature_writes: FeatureWriter
     federation: OcmStore
     shares: ShareStore
+    upstreams: UpstreamStore
 
 
 def open_stores(settings: Settings, *, migrate: bool = True) -> Stores:

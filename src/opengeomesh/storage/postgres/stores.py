@@ -9,6 +9,7 @@ from opengeomesh.storage.postgres.feature_writes import PgFeatureWriter
 from opengeomesh.storage.postgres.features import PgFeatureStore
 from opengeomesh.storage.postgres.federation import PgFederationStore
 from opengeomesh.storage.postgres.shares import PgShareStore
+from opengeomesh.storage.postgres.upstreams import PgUpstreamStore
 from opengeomesh.storage.stores import Stores
 
 
@@ -28,4 +29,5 @@ def open_postgres(url: str, *, max_connections: int, migrate: bool = True) -> St
         feature_writes=PgFeatureWriter(database),
         federation=PgFederationStore(database),
         shares=PgShareStore(database),
+        upstreams=PgUpstreamStore(database),
     )

@@ -11,6 +11,7 @@ from opengeomesh.storage.sqlite.feature_writes import SqliteFeatureWriter
 from opengeomesh.storage.sqlite.features import SqliteFeatureStore
 from opengeomesh.storage.sqlite.federation import SqliteFederationStore
 from opengeomesh.storage.sqlite.shares import SqliteShareStore
+from opengeomesh.storage.sqlite.upstreams import SqliteUpstreamStore
 from opengeomesh.storage.stores import Stores
 
 
@@ -30,4 +31,5 @@ def open_sqlite(path: Path, *, migrate: bool = True) -> Stores:
         feature_writes=SqliteFeatureWriter(database),
         federation=SqliteFederationStore(database),
         shares=SqliteShareStore(database),
+        upstreams=SqliteUpstreamStore(database),
     )

@@ -1,0 +1,169 @@
+"""SQLite implementation of the upstream store (registrations, exposures, poll snapshots)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from opengeomesh.errors import Conflict, NotFound
+from opengeomesh.features.upstreams import AuthKind, Exposure, PolledChange, Upstream
+from opengeomesh.storage.sqlite.database import (
+    Database,
+    name_taken_is_conflict,
+    now_text,
+)
+from opengeomesh.storage.upstream_rows import exposure_of, upstream_of
+
+_COLUMNS = (
+    "u.key, u.name, u.base_url, u.auth, u.username, u.header_name, u.secret, u.allow_private,"
+    " u.conforms_to, u.created"
+)
+_EXPOSURES = (
+    f"SELECT e.collection_key, c.id, e.remote_id, {_COLUMNS} FROM upstream_collections e"
+    " JOIN collections c ON c.key = e.collection_key JOIN upstreams u ON u.key = e.upstream_key"
+)
+
+
+class SqliteUpstreamStore:
+    """Upstream servers and the collections exposed from them, in SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        auth: AuthKind,
+        username: str,
+        header_name: str,
+        secret: bytes | None,
+        allow_private: bool,
+        conforms_to: list[str],
+    ) -> Upstream:
+        taken = name_taken_is_conflict(f"upstream {name!r} exists already")
+        with taken, self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO upstreams(name, base_url, auth, username, header_name, secret,"
+                " allow_private, conforms_to, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    base_url,
+                    auth,
+                    username,
+                    header_name,
+                    secret,
+                    int(allow_private),
+                    orjson.dumps(conforms_to).decode(),
+                    now_text(),
+                ),
+            )
+        found = self.get(name)
+        assert found is not None
+        return found
+
+    def get(self, name: str) -> Upstream | None:
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {_COLUMNS} FROM upstreams u WHERE u.name = ?", (name,))
+            .fetchone()
+        )
+        return None if row is None else upstream_of(row)
+
+    def all(self) -> list[Upstream]:
+        rows = self._db.connection().execute(f"SELECT {_COLUMNS} FROM upstreams u ORDER BY name")
+        return [upstream_of(row) for row in rows.fetchall()]
+
+    def set_conformance(self, key: int, conforms_to: list[str]) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE upstreams SET conforms_to = ? WHERE key = ?",
+                (orjson.dumps(conforms_to).decode(), key),
+            )
+
+    def remove(self, key: int) -> bool:
+        try:
+            with self._db.transaction() as conn:
+                cur = conn.execute("DELETE FROM upstreams WHERE key = ?", (key,))
+        except sqlite3.IntegrityError:
+            raise Conflict("collections are still exposed from this upstream") from None
+        return cur.rowcount > 0
+
+    def expose(self, collection_key: int, upstream_key: int, remote_id: str) -> None:
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO upstream_collections(collection_key, upstream_key, remote_id)"
+                    " VALUES (?, ?, ?)",
+                    (collection_key, upstream_key, remote_id),
+                )
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc) or "PRIMARY" in str(exc):
+                raise Conflict("the collection is exposed already") from None
+            raise NotFound("the collection or the upstream is gone") from None
+
+    def exposure(self, collection_id: str) -> Exposure | None:
+        row = self._db.connection().execute(f"{_EXPOSURES} WHERE c.id = ?", (collection_id,))
+        found = row.fetchone()
+        return None if found is None else exposure_of(found)
+
+    def exposures(self, upstream_key: int | None = None) -> list[Exposure]:
+        if upstream_key is None:
+            rows = self._db.connection().execute(f"{_EXPOSURES} ORDER BY c.id")
+        else:
+            rows = self._db.connection().execute(
+                f"{_EXPOSURES} WHERE e.upstream_key = ? ORDER BY c.id", (upstream_key,)
+            )
+        return [exposure_of(row) for row in rows.fetchall()]
+
+    def snapshot(self, collection_key: int) -> dict[str, str]:
+        rows = self._db.connection().execute(
+            "SELECT feature_id, hash FROM upstream_snapshots WHERE collection_key = ?",
+            (collection_key,),
+        )
+        return {row[0]: row[1] for row in rows.fetchall()}
+
+    def record_poll(self, collection_key: int, changes: list[PolledChange], actor: str) -> int:
+        with self._db.transaction() as conn:
+            found = conn.execute(
+                "SELECT change_seq FROM collections WHERE key = ?", (collection_key,)
+            ).fetchone()
+            if found is None:
+                raise NotFound("the collection was deleted meanwhile")
+            seq = int(found[0])
+            stamp = now_text()
+            for change in changes:
+                seq += 1
+                conn.execute(
+                    "INSERT INTO feature_changes(collection_key, feature_id, action, actor, at,"
+                    " version, feature) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        collection_key,
+                        change.feature_id,
+                        change.action,
+                        actor,
+                        stamp,
+                        seq,
+                        change.feature,
+                    ),
+                )
+                if change.hash is None:
+                    conn.execute(
+                        "DELETE FROM upstream_snapshots WHERE collection_key = ?"
+                        " AND feature_id = ?",
+                        (collection_key, change.feature_id),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO upstream_snapshots(collection_key, feature_id, hash)"
+                        " VALUES (?, ?, ?) ON CONFLICT(collection_key, feature_id)"
+                        " DO UPDATE SET hash = excluded.hash",
+                        (collection_key, change.feature_id, change.hash),
+                    )
+            conn.execute(
+                "UPDATE collections SET change_seq = ?, updated = ? WHERE key = ?",
+                (seq, stamp, collection_key),
+            )
+        return seq
