@@ -69,6 +69,7 @@ class UpstreamPoller:
         self._page_size = page_size
         self._lease = Lease(LEASE_NAME, holder or holder_name())
         self._lease_seconds = max(MIN_LEASE, 4 * interval)
+        self._claimed = False  # whether this process ever held the lease (else: nothing to release)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ogm-upstream-poller", daemon=True)
 
@@ -83,6 +84,8 @@ class UpstreamPoller:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        if not self._claimed:
+            return
         try:
             self._store.release_lease(self._lease)
         except Exception:  # the database may be gone at shutdown; the lease runs out anyway
@@ -97,7 +100,9 @@ class UpstreamPoller:
             self._stop.wait(self._interval)
 
     def _claim(self) -> bool:
-        return self._store.claim_lease(self._lease, time.time(), self._lease_seconds)
+        held = self._store.claim_lease(self._lease, time.time(), self._lease_seconds)
+        self._claimed = self._claimed or held
+        return held
 
     def poll_round(self) -> bool:
         """One round over every exposed collection, if this process holds the lease."""
