@@ -18,6 +18,7 @@ from opengeomesh.api.routes import install_routes
 from opengeomesh.api.vary import VaryOnAccept
 from opengeomesh.config import Settings, load_settings
 from opengeomesh.errors import OpenGeoMeshError
+from opengeomesh.features.upstream_poller import UpstreamPoller
 from opengeomesh.ocm.outbox import Courier
 from opengeomesh.services import Services, open_services
 
@@ -55,7 +56,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         courier = Courier(services.federation.outbox, settings.outbox_interval)
         services.federation.outbox.on_waiting = courier.wake
         courier.start()
+        poller = UpstreamPoller(
+            services.stores.upstreams,
+            services.upstream_features,
+            services.hub.wake,
+            interval=settings.upstream_poll_seconds,
+            max_features=settings.upstream_poll_max_features,
+        )
+        poller.start()
         yield
+        poller.stop()
         courier.stop()
         services.close()
 

@@ -108,6 +108,19 @@ class Settings(BaseModel):
         description="Seconds of silence after which a change-feed stream"
         " sends a keep-alive comment (and checks the caller's access again)",
     )
+    upstream_poll_seconds: float = Field(
+        30,
+        gt=0,
+        le=86400,
+        description="Seconds between two polls of the exposed collections' upstream items"
+        " for their change feed (server only)",
+    )
+    upstream_poll_max_features: int = Field(
+        100_000,
+        ge=1,
+        description="Exposed collections with more features upstream are not polled"
+        " (no change feed; a warning in the log)",
+    )
     max_remote_page_bytes: int = Field(
         64 << 20, ge=1 << 16, description="Largest page read from a mounted remote layer"
     )

@@ -9,7 +9,10 @@ from opengeomesh import samples
 from tests.conftest import stop_server
 from tests.e2e.orgs import Org, make_org
 
-FAST_OUTBOX = "delivery_retry_seconds = 0.3\noutbox_interval = 0.2\npeer_timeout = 3\n"
+FAST_OUTBOX = (
+    "delivery_retry_seconds = 0.3\noutbox_interval = 0.2\npeer_timeout = 3\n"
+    "upstream_poll_seconds = 0.5\n"  # the gateway's change feed in a few seconds
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """OpenGeoMesh in front of a real pygeoapi (issue 10): the operator of A registers pygeoapi as
 an upstream, Alice exposes its hydrants and shares them with Bob on B; Bob reads them through
-his mount, also with GDAL; revoking works; a stopped pygeoapi gives B a quick 502."""
+his mount, also with GDAL; a change of pygeoapi's data reaches subscribers of the change feed
+on A and through B's mount; revoking works; a stopped pygeoapi gives B a quick 502."""
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from tests.conftest import free_port, gdal_env
 from tests.e2e.orgs import Org, eventually, token
 from tests.e2e.pygeoapi_upstream import HYDRANTS, Pygeoapi, start_pygeoapi
+from tests.e2e.test_sharing_changes import Subscriber
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +104,43 @@ def test_pygeoapi_behind_a_shared_with_b(
     names = sorted(fields[list(meta["fields"]).index("name")])
     assert names == sorted(f["properties"]["name"] for f in HYDRANTS["features"])
     assert len(geometry) == 7
+
+    # pygeoapi's data changes (its GeoJSON provider reads the file on every request): A's
+    # poller (every 0.5 s here) publishes the differences; subscribers on A and through B's
+    # mount get them as CloudEvents. The first poll, long done, took only the snapshot.
+    assert httpx.get(f"{url}/changes", headers=alice).json()["events"] == []
+    on_a = Subscriber(f"{url}/changes", alice, until=2)
+    on_b = Subscriber(f"{mount}/changes", bob, until=2)
+    for subscriber in (on_a, on_b):
+        subscriber.start()
+        assert subscriber.started(), subscriber.failure
+    changed = orjson.loads(orjson.dumps(HYDRANTS))
+    changed["features"][1]["properties"]["name"] = "Hydrant 2 (moved)"
+    changed["features"].append(
+        {
+            "type": "Feature",
+            "id": "8",
+            "geometry": {"type": "Point", "coordinates": [9.99, 51.54]},
+            "properties": {"name": "Hydrant 8", "kind": "pillar"},
+        }
+    )
+    written_file = pygeoapi.data.with_suffix(".tmp")
+    written_file.write_bytes(orjson.dumps(changed))
+    os.replace(written_file, pygeoapi.data)  # whole, never half-written
+    for subscriber in (on_a, on_b):
+        subscriber.join(20)
+        assert subscriber.failure is None and len(subscriber.events) == 2, subscriber.failure
+    for subscriber, source in ((on_a, url), (on_b, mount)):
+        events = subscriber.events
+        assert [e["type"] for e in events] == [
+            "org.ogc.api.collection.item.update",
+            "org.ogc.api.collection.item.create",
+        ]
+        assert [e["subject"] for e in events] == ["2", "8"]
+        assert events[0]["data"]["properties"]["name"] == "Hydrant 2 (moved)"
+        assert {e["source"] for e in events} == {source}
+        assert b"upstream" not in orjson.dumps(events)  # who changed it is not in the feed
+    assert _all(mount, bob)[-1]["id"] == "8"
 
     # pygeoapi stops: B answers quickly with a clear 502, not a hang
     pygeoapi.stop()

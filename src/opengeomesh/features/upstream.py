@@ -11,6 +11,7 @@ declares Part 3 (else 400 saying so)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -44,6 +45,15 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 def _host(exposure: Exposure) -> str:
     return f"upstream {exposure.upstream.name!r}"
+
+
+class TooManyFeatures(Exception):
+    """An upstream collection holds more features than the poller reads."""
+
+    def __init__(self, exposure: Exposure, cap: int) -> None:
+        super().__init__(
+            f"{_host(exposure)}: {exposure.remote_id!r} holds more than {cap} features"
+        )
 
 
 class UpstreamFeatures:
@@ -137,6 +147,36 @@ class UpstreamFeatures:
         except PeerUnavailable:
             return {}
         return answer if isinstance(answer, dict) else {}
+
+    def walk(
+        self,
+        exposure: Exposure,
+        *,
+        page_size: int,
+        max_features: int,
+        after_page: Callable[[], None] = lambda: None,
+    ) -> Iterator[StoredFeature]:
+        """Every feature of the upstream collection, in CRS84, page by page along the
+        upstream's ``next`` links (for the poller; no caller, the operator's credentials).
+        :class:`TooManyFeatures` once more than ``max_features`` came."""
+        asked: dict[str, str] | None = {"limit": str(page_size)}
+        count = 0
+        seen: set[str] = set()
+        while asked is not None:
+            response = self._call(exposure, "GET", "/items", asked)
+            if response.status != 200:
+                raise self._refusal(exposure, response, "query")
+            page = page_from(response, _host(exposure), CRS84)
+            count += len(page.features)
+            if count > max_features:
+                raise TooManyFeatures(exposure, max_features)
+            yield from page.features
+            after_page()
+            if page.next_cursor is None or not page.features or page.next_cursor in seen:
+                break  # the last page (or an upstream whose next link goes round in circles)
+            seen.add(page.next_cursor)
+            asked = unwrap_cursor(page.next_cursor)
+            asked.pop("crs", None)
 
     def allowed(self, caller: Caller, exposure: Exposure, *, item: bool) -> list[str]:
         _, access = self._catalog.get(caller, exposure.collection_id)

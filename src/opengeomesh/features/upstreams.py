@@ -101,6 +101,22 @@ class PolledChange:
     hash: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A lease of background work that one process of all does at a time: ``name`` is the
+    work, ``holder`` the process (host, pid and a random part)."""
+
+    name: str
+    holder: str
+
+
+class LeaseLost(Conflict):
+    """The lease ran out and may be another process's: nothing was recorded."""
+
+    def __init__(self) -> None:
+        super().__init__("the poll lease ran out before the poll was recorded")
+
+
 class UpstreamStore(Protocol):
     """Persistence of upstream registrations, exposures and the poller's snapshots."""
 
@@ -133,10 +149,37 @@ class UpstreamStore(Protocol):
         """Feature id → hash, as the last poll saw the upstream collection."""
         ...
 
-    def record_poll(self, collection_key: int, changes: list[PolledChange], actor: str) -> int:
+    def record_poll(
+        self,
+        collection_key: int,
+        changes: list[PolledChange],
+        actor: str,
+        lease: Lease | None = None,
+    ) -> int:
         """In one transaction: each change takes the collection's next change number and is
         recorded in the change feed (``feature_changes``), and the snapshot follows. Returns
-        the collection's change number after it."""
+        the collection's change number after it. With ``lease``, only while it is held (else
+        :class:`LeaseLost`, nothing recorded), so that no change is recorded twice."""
+        ...
+
+    def polled(self, collection_key: int) -> bool:
+        """Whether the poller has taken the collection's first snapshot."""
+        ...
+
+    def take_snapshot(
+        self, collection_key: int, hashes: dict[str, str], lease: Lease | None = None
+    ) -> None:
+        """The first poll: the snapshot is ``hashes``, no change is recorded; the collection
+        counts as polled from now on. With ``lease`` as for :meth:`record_poll`."""
+        ...
+
+    def claim_lease(self, lease: Lease, now: float, seconds: float) -> bool:
+        """Take or renew ``lease`` until ``now + seconds``, if it is free, ran out, or is the
+        holder's already: one atomic statement, so of two claimers one wins."""
+        ...
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give the lease up, if it is still the holder's."""
         ...
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import orjson
 import psycopg
 
 from opengeomesh.errors import Conflict, NotFound
-from opengeomesh.features.upstreams import AuthKind, Exposure, PolledChange, Upstream
+from opengeomesh.features.upstreams import (
+    AuthKind,
+    Exposure,
+    Lease,
+    LeaseLost,
+    PolledChange,
+    Upstream,
+)
 from opengeomesh.storage.postgres.columns import now
 from opengeomesh.storage.postgres.database import PgDatabase
 from opengeomesh.storage.postgres.notifications import CHANNEL
@@ -128,8 +138,15 @@ class PgUpstreamStore:
             ).fetchall()
         return {row[0]: row[1] for row in rows}
 
-    def record_poll(self, collection_key: int, changes: list[PolledChange], actor: str) -> int:
+    def record_poll(
+        self,
+        collection_key: int,
+        changes: list[PolledChange],
+        actor: str,
+        lease: Lease | None = None,
+    ) -> int:
         with self._db.transaction() as conn:
+            _hold(conn, lease)
             found = conn.execute(
                 "SELECT change_seq FROM collections WHERE key = %s FOR UPDATE", (collection_key,)
             ).fetchone()
@@ -169,6 +186,70 @@ class PgUpstreamStore:
                 "UPDATE collections SET change_seq = %s, updated = %s WHERE key = %s",
                 (seq, stamp, collection_key),
             )
+            conn.execute(
+                "UPDATE upstream_collections SET polled = coalesce(polled, %s)"
+                " WHERE collection_key = %s",
+                (stamp, collection_key),
+            )
             if changes:
                 conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{collection_key}:{seq}"))
         return seq
+
+    def polled(self, collection_key: int) -> bool:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "SELECT polled FROM upstream_collections WHERE collection_key = %s",
+                (collection_key,),
+            ).fetchone()
+        return row is not None and row[0] is not None
+
+    def take_snapshot(
+        self, collection_key: int, hashes: dict[str, str], lease: Lease | None = None
+    ) -> None:
+        with self._db.transaction() as conn:
+            _hold(conn, lease)
+            done = conn.execute(
+                "UPDATE upstream_collections SET polled = %s WHERE collection_key = %s",
+                (now(), collection_key),
+            )
+            if done.rowcount == 0:
+                raise NotFound("the collection was deleted meanwhile")
+            conn.execute(
+                "DELETE FROM upstream_snapshots WHERE collection_key = %s", (collection_key,)
+            )
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO upstream_snapshots(collection_key, feature_id, hash)"
+                    " VALUES (%s, %s, %s)",
+                    [(collection_key, fid, digest) for fid, digest in hashes.items()],
+                )
+
+    def claim_lease(self, lease: Lease, now: float, seconds: float) -> bool:
+        with self._db.transaction() as conn:
+            done = conn.execute(
+                "INSERT INTO leases(name, holder, claimed_until) VALUES (%s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+                " claimed_until = excluded.claimed_until"
+                " WHERE leases.claimed_until <= %s OR leases.holder = excluded.holder",
+                (lease.name, lease.holder, now + seconds, now),
+            )
+        return done.rowcount > 0
+
+    def release_lease(self, lease: Lease) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM leases WHERE name = %s AND holder = %s", (lease.name, lease.holder)
+            )
+
+
+def _hold(conn: psycopg.Connection[Any], lease: Lease | None) -> None:
+    """Within the write transaction: the lease is still held, and stays so until the commit
+    (``FOR SHARE`` makes a claimer's upsert of the row wait for it)."""
+    if lease is None:
+        return
+    held = conn.execute(
+        "SELECT 1 FROM leases WHERE name = %s AND holder = %s AND claimed_until > %s FOR SHARE",
+        (lease.name, lease.holder, time.time()),
+    ).fetchone()
+    if held is None:
+        raise LeaseLost

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import orjson
 
 from opengeomesh.errors import Conflict, NotFound
-from opengeomesh.features.upstreams import AuthKind, Exposure, PolledChange, Upstream
+from opengeomesh.features.upstreams import (
+    AuthKind,
+    Exposure,
+    Lease,
+    LeaseLost,
+    PolledChange,
+    Upstream,
+)
 from opengeomesh.storage.sqlite.database import (
     Database,
     name_taken_is_conflict,
@@ -125,8 +133,15 @@ class SqliteUpstreamStore:
         )
         return {row[0]: row[1] for row in rows.fetchall()}
 
-    def record_poll(self, collection_key: int, changes: list[PolledChange], actor: str) -> int:
+    def record_poll(
+        self,
+        collection_key: int,
+        changes: list[PolledChange],
+        actor: str,
+        lease: Lease | None = None,
+    ) -> int:
         with self._db.transaction() as conn:
+            _hold(conn, lease)
             found = conn.execute(
                 "SELECT change_seq FROM collections WHERE key = ?", (collection_key,)
             ).fetchone()
@@ -166,4 +181,68 @@ class SqliteUpstreamStore:
                 "UPDATE collections SET change_seq = ?, updated = ? WHERE key = ?",
                 (seq, stamp, collection_key),
             )
+            conn.execute(
+                "UPDATE upstream_collections SET polled = coalesce(polled, ?)"
+                " WHERE collection_key = ?",
+                (stamp, collection_key),
+            )
         return seq
+
+    def polled(self, collection_key: int) -> bool:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT polled FROM upstream_collections WHERE collection_key = ?",
+                (collection_key,),
+            )
+            .fetchone()
+        )
+        return row is not None and row[0] is not None
+
+    def take_snapshot(
+        self, collection_key: int, hashes: dict[str, str], lease: Lease | None = None
+    ) -> None:
+        with self._db.transaction() as conn:
+            _hold(conn, lease)
+            done = conn.execute(
+                "UPDATE upstream_collections SET polled = ? WHERE collection_key = ?",
+                (now_text(), collection_key),
+            )
+            if done.rowcount == 0:
+                raise NotFound("the collection was deleted meanwhile")
+            conn.execute(
+                "DELETE FROM upstream_snapshots WHERE collection_key = ?", (collection_key,)
+            )
+            conn.executemany(
+                "INSERT INTO upstream_snapshots(collection_key, feature_id, hash) VALUES (?, ?, ?)",
+                [(collection_key, fid, digest) for fid, digest in hashes.items()],
+            )
+
+    def claim_lease(self, lease: Lease, now: float, seconds: float) -> bool:
+        with self._db.transaction() as conn:
+            done = conn.execute(
+                "INSERT INTO leases(name, holder, claimed_until) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
+                " claimed_until = excluded.claimed_until"
+                " WHERE leases.claimed_until <= ? OR leases.holder = excluded.holder",
+                (lease.name, lease.holder, now + seconds, now),
+            )
+        return done.rowcount > 0
+
+    def release_lease(self, lease: Lease) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM leases WHERE name = ? AND holder = ?", (lease.name, lease.holder)
+            )
+
+
+def _hold(conn: sqlite3.Connection, lease: Lease | None) -> None:
+    """Within a write transaction (which SQLite serialises): the lease is still held."""
+    if lease is None:
+        return
+    held = conn.execute(
+        "SELECT 1 FROM leases WHERE name = ? AND holder = ? AND claimed_until > ?",
+        (lease.name, lease.holder, time.time()),
+    ).fetchone()
+    if held is None:
+        raise LeaseLost
