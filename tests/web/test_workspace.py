@@ -144,6 +144,8 @@ def test_invite_share_edit_and_revoke_in_the_browser(
     assert f"bob@{b.host}" in alice.page.inner_text("main")
     no_serious_violations(alice, "change log")
 
+    see_changes_live(web_orgs, alice, bob, mount_id, picked["id"])
+
     # Alice revokes; Bob's map no longer shows the layer
     alice.go("/web/shares/sent")
     alice.page.locator("tr", has_text=f"bob@{b.host}").locator("button", has_text="Revoke").click()
@@ -160,6 +162,86 @@ def test_invite_share_edit_and_revoke_in_the_browser(
     no_serious_violations(bob, "layers")
     bob.go(f"/web/layers/{mount_id}")
     assert "Not found" in bob.page.inner_text("main")
+
+
+LIVE = '[data-live="{}"][data-state=live]'
+
+
+def feature_on_map(layer_id: str, feature_id: str) -> str:
+    """A script: the feature's properties on the page's map as JSON, or null."""
+    return f"""(() => {{
+      const f = window.ogmWorkspace.sources[{layer_id!r}].getFeatureById({feature_id!r});
+      return f ? JSON.stringify(Object.fromEntries(Object.entries(f.getProperties())
+        .filter(([k]) => k !== 'geometry'))) : null; }})()"""
+
+
+def x_on_map(layer_id: str, feature_id: str) -> str:
+    """A script: the feature's longitude on the page's map (from spherical Mercator)."""
+    return f"""(() => {{
+      const f = window.ogmWorkspace.sources[{layer_id!r}].getFeatureById({feature_id!r});
+      return f ? f.getGeometry().getCoordinates()[0] / 20037508.342789244 * 180 : null; }})()"""
+
+
+def see_changes_live(
+    web_orgs: tuple[Org, Org], alice: Person, bob: Person, mount_id: str, feature_id: str
+) -> None:
+    """Edits made elsewhere appear on open maps by themselves: on Bob's map of the mounted layer
+    (an edit on A through its API) and on Alice's layer page (an edit through B's mount, a new
+    feature and its deletion through A's API)."""
+    a, b = web_orgs
+    at_a, at_b = token(a, "alice"), token(b, "bob")
+    bob.go("/web/layers")
+    bob.wait_for_map()
+    bob.page.wait_for_selector(LIVE.format(mount_id))
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    alice.page.wait_for_selector(LIVE.format("vehicles"))
+    assert bob.page.is_visible(f'canvas[data-preview="{mount_id}"]')
+
+    edit = {
+        "geometry": {"type": "Point", "coordinates": [9.87654, 51.5]},
+        "properties": {"status": "live from A"},
+    }
+    url = f"{a.url}/collections/vehicles/items/{feature_id}"
+    patch = {**at_a, "Content-Type": "application/merge-patch+json"}
+    assert httpx.patch(url, json=edit, headers=patch).status_code == 200
+    bob.page.wait_for_function(
+        f"({feature_on_map(mount_id, feature_id)} || '').includes('live from A')"
+    )
+    assert abs(bob.page.evaluate(x_on_map(mount_id, feature_id)) - 9.87654) < 1e-6
+    bob.shot("07b-bob-sees-an-edit-live")
+
+    # on Alice's own layer page: an edit through Bob's server, a new feature, its deletion
+    through_b = f"{b.url}/collections/{mount_id}/items/{feature_id}"
+    edit_b = {"properties": {"status": "changed through B"}}
+    patch_b = {**at_b, "Content-Type": "application/merge-patch+json"}
+    assert httpx.patch(through_b, json=edit_b, headers=patch_b).status_code == 200
+    row = f'tr[data-feature="{feature_id}"]'
+    alice.page.wait_for_selector(f"{row} >> text=changed through B")
+    made = httpx.post(
+        f"{a.url}/collections/vehicles/items",
+        json={
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [9.9, 51.51]},
+            "properties": {"callsign": "Florian live"},
+        },
+        headers=at_a,
+    )
+    assert made.status_code == 201
+    new_id = made.json()["id"]
+    alice.page.wait_for_selector(f'tr[data-feature="{new_id}"] >> text=Florian live')
+    bob.page.wait_for_function(f"{feature_on_map(mount_id, new_id)} !== null")
+    alice.shot("07c-alice-sees-edits-made-elsewhere")
+    no_serious_violations(alice, "layer page with live updates")
+    no_serious_violations(bob, "layers with previews")
+    gone = httpx.delete(f"{a.url}/collections/vehicles/items/{new_id}", headers=at_a)
+    assert gone.status_code == 204
+    alice.page.wait_for_selector(f'tr[data-feature="{new_id}"]', state="detached")
+    bob.page.wait_for_function(f"{feature_on_map(mount_id, new_id)} === null")
+    # one stream each all along: neither broke nor was ended by the server
+    assert alice.page.evaluate("window.ogmWorkspace.feeds[0].opened") == 1
+    assert bob.page.evaluate("window.ogmWorkspace.feeds[0].opened") == 1
+    assert alice.page.get_attribute("#refresh", "id") == "refresh"  # the fallback stays
 
 
 def test_bad_input_shows_a_clear_message_and_changes_nothing(
