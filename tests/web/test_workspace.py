@@ -144,6 +144,8 @@ def test_invite_share_edit_and_revoke_in_the_browser(
     assert f"bob@{b.host}" in alice.page.inner_text("main")
     no_serious_violations(alice, "change log")
 
+    see_changes_live(web_orgs, alice, bob, mount_id, picked["id"])
+
     # Alice revokes; Bob's map no longer shows the layer
     alice.go("/web/shares/sent")
     alice.page.locator("tr", has_text=f"bob@{b.host}").locator("button", has_text="Revoke").click()
@@ -160,6 +162,86 @@ def test_invite_share_edit_and_revoke_in_the_browser(
     no_serious_violations(bob, "layers")
     bob.go(f"/web/layers/{mount_id}")
     assert "Not found" in bob.page.inner_text("main")
+
+
+LIVE = '[data-live="{}"][data-state=live]'
+
+
+def feature_on_map(layer_id: str, feature_id: str) -> str:
+    """A script: the feature's properties on the page's map as JSON, or null."""
+    return f"""(() => {{
+      const f = window.ogmWorkspace.sources[{layer_id!r}].getFeatureById({feature_id!r});
+      return f ? JSON.stringify(Object.fromEntries(Object.entries(f.getProperties())
+        .filter(([k]) => k !== 'geometry'))) : null; }})()"""
+
+
+def x_on_map(layer_id: str, feature_id: str) -> str:
+    """A script: the feature's longitude on the page's map (from spherical Mercator)."""
+    return f"""(() => {{
+      const f = window.ogmWorkspace.sources[{layer_id!r}].getFeatureById({feature_id!r});
+      return f ? f.getGeometry().getCoordinates()[0] / 20037508.342789244 * 180 : null; }})()"""
+
+
+def see_changes_live(
+    web_orgs: tuple[Org, Org], alice: Person, bob: Person, mount_id: str, feature_id: str
+) -> None:
+    """Edits made elsewhere appear on open maps by themselves: on Bob's map of the mounted layer
+    (an edit on A through its API) and on Alice's layer page (an edit through B's mount, a new
+    feature and its deletion through A's API)."""
+    a, b = web_orgs
+    at_a, at_b = token(a, "alice"), token(b, "bob")
+    bob.go("/web/layers")
+    bob.wait_for_map()
+    bob.page.wait_for_selector(LIVE.format(mount_id))
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    alice.page.wait_for_selector(LIVE.format("vehicles"))
+    assert bob.page.is_visible(f'canvas[data-preview="{mount_id}"]')
+
+    edit = {
+        "geometry": {"type": "Point", "coordinates": [9.87654, 51.5]},
+        "properties": {"status": "live from A"},
+    }
+    url = f"{a.url}/collections/vehicles/items/{feature_id}"
+    patch = {**at_a, "Content-Type": "application/merge-patch+json"}
+    assert httpx.patch(url, json=edit, headers=patch).status_code == 200
+    bob.page.wait_for_function(
+        f"({feature_on_map(mount_id, feature_id)} || '').includes('live from A')"
+    )
+    assert abs(bob.page.evaluate(x_on_map(mount_id, feature_id)) - 9.87654) < 1e-6
+    bob.shot("07b-bob-sees-an-edit-live")
+
+    # on Alice's own layer page: an edit through Bob's server, a new feature, its deletion
+    through_b = f"{b.url}/collections/{mount_id}/items/{feature_id}"
+    edit_b = {"properties": {"status": "changed through B"}}
+    patch_b = {**at_b, "Content-Type": "application/merge-patch+json"}
+    assert httpx.patch(through_b, json=edit_b, headers=patch_b).status_code == 200
+    row = f'tr[data-feature="{feature_id}"]'
+    alice.page.wait_for_selector(f"{row} >> text=changed through B")
+    made = httpx.post(
+        f"{a.url}/collections/vehicles/items",
+        json={
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [9.9, 51.51]},
+            "properties": {"callsign": "Florian live"},
+        },
+        headers=at_a,
+    )
+    assert made.status_code == 201
+    new_id = made.json()["id"]
+    alice.page.wait_for_selector(f'tr[data-feature="{new_id}"] >> text=Florian live')
+    bob.page.wait_for_function(f"{feature_on_map(mount_id, new_id)} !== null")
+    alice.shot("07c-alice-sees-edits-made-elsewhere")
+    no_serious_violations(alice, "layer page with live updates")
+    no_serious_violations(bob, "layers with previews")
+    gone = httpx.delete(f"{a.url}/collections/vehicles/items/{new_id}", headers=at_a)
+    assert gone.status_code == 204
+    alice.page.wait_for_selector(f'tr[data-feature="{new_id}"]', state="detached")
+    bob.page.wait_for_function(f"{feature_on_map(mount_id, new_id)} === null")
+    # one stream each all along: neither broke nor was ended by the server
+    assert alice.page.evaluate("window.ogmWorkspace.feeds[0].opened") == 1
+    assert bob.page.evaluate("window.ogmWorkspace.feeds[0].opened") == 1
+    assert alice.page.get_attribute("#refresh", "id") == "refresh"  # the fallback stays
 
 
 def test_bad_input_shows_a_clear_message_and_changes_nothing(
@@ -278,3 +360,143 @@ def test_drawing_a_point_giving_it_attributes_and_deleting_it(
     assert gone.status_code == 404
     assert alice.page.locator(f'tr[data-feature="{fid}"]').count() == 0
     alice.page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def status_starts(person: Person, *prefixes: str) -> str:
+    """The map's message once it starts with one of ``prefixes``."""
+    pattern = "|".join(prefixes)
+    person.page.wait_for_function(
+        f"/^({pattern})/.test(document.getElementById('map-status').textContent)"
+    )
+    return str(person.page.inner_text("#map-status"))
+
+
+def test_previews_on_my_layers(web_orgs: tuple[Org, Org], alice: Person) -> None:
+    alice.sign_in()
+    alice.wait_for_map()
+    preview = alice.page.locator('canvas[data-preview="vehicles"]')
+    assert preview.get_attribute("role") == "img"
+    count = alice.page.evaluate("window.ogmWorkspace.sources.vehicles.getFeatures().length")
+    assert preview.get_attribute("aria-label") == f"Vehicles: preview of {count} features"
+    drawn = alice.page.evaluate(
+        """() => { const c = document.querySelector('canvas[data-preview="vehicles"]');
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let coloured = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 80) coloured++;
+          return coloured; }"""
+    )
+    assert drawn > 20, "the preview shows no features"
+    alice.shot("14-my-layers-with-previews")
+    no_serious_violations(alice, "layers with previews")
+
+
+def test_drawing_a_line_and_an_area_and_reshaping_it(
+    web_orgs: tuple[Org, Org], alice: Person
+) -> None:
+    a, _ = web_orgs
+    headers = token(a, "alice")
+    alice.sign_in()
+    alice.page.set_viewport_size({"width": 1280, "height": 800})
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    box = alice.page.locator("#map").bounding_box()
+    left, top = box["x"] + 40, box["y"]  # clear of the zoom buttons and the scale bar
+    bottom = min(box["y"] + box["height"], 800) - 40
+
+    def click(x: float, y: float) -> None:
+        alice.page.mouse.move(x, y, steps=4)  # a hand moves over the map before it clicks
+        alice.page.mouse.click(x, y)
+        alice.page.wait_for_timeout(350)  # not a double-click
+
+    def added() -> dict[str, Any]:
+        status = status_starts(alice, "Added feature", "The feature")
+        assert status.startswith("Added feature"), status
+        fid = status.split()[2].rstrip(";")
+        alice.page.click("#feature-cancel")  # the map keeps its width
+        found: dict[str, Any] = httpx.get(
+            f"{a.url}/collections/vehicles/items/{fid}", headers=headers
+        ).json()
+        return found
+
+    alice.page.click("button[data-mode=LineString]")
+    line_at = [(left + 60, bottom - 60), (left + 160, bottom - 110), (left + 260, bottom - 70)]
+    for x, y in line_at:
+        click(x, y)
+    click(*line_at[-1])  # the last corner again finishes the line
+    line = added()
+    assert line["geometry"]["type"] == "LineString"
+    assert len(line["geometry"]["coordinates"]) == 3
+
+    alice.page.click("button[data-mode=Polygon]")
+    area_at = [(left + 60, top + 60), (left + 200, top + 60), (left + 200, top + 160)]
+    for x, y in [*area_at, (left + 60, top + 160)]:
+        click(x, y)
+    click(*area_at[0])  # the first corner again closes the area
+    area = added()
+    assert area["geometry"]["type"] == "Polygon"
+    ring = area["geometry"]["coordinates"][0]
+    assert len(ring) == 5 and ring[0] == ring[-1]
+    alice.shot("15-alice-drew-a-line-and-an-area")
+
+    # Reshape: drag the area's third corner down and to the right
+    alice.page.click("button[data-mode=reshape]")
+    x, y = area_at[2]
+    alice.page.mouse.move(x, y)
+    alice.page.mouse.down()
+    for step in range(1, 11):
+        alice.page.mouse.move(x + 8 * step, y + 6 * step)
+    alice.page.mouse.up()
+    status = status_starts(alice, "Reshaped feature", "Feature")
+    assert status == f"Reshaped feature {area['id']}; saved.", status
+    after = httpx.get(f"{a.url}/collections/vehicles/items/{area['id']}", headers=headers).json()
+    new_ring = after["geometry"]["coordinates"][0]
+    assert len(new_ring) == 5
+    changed = [i for i in range(4) if new_ring[i] != ring[i]]
+    assert changed == [2], (ring, new_ring)
+    assert new_ring[2][0] > ring[2][0] and new_ring[2][1] < ring[2][1]  # east and south
+    alice.shot("16-alice-reshaped-the-area")
+    for made in (line, area):
+        httpx.delete(f"{a.url}/collections/vehicles/items/{made['id']}", headers=headers)
+
+
+def test_an_edit_of_a_feature_changed_meanwhile_is_refused_and_reloaded(
+    web_orgs: tuple[Org, Org], alice: Person
+) -> None:
+    a, _ = web_orgs
+    headers = token(a, "alice")
+    alice.sign_in()
+    alice.go("/web/layers/vehicles")
+    alice.wait_for_map()
+    first = httpx.get(f"{a.url}/collections/vehicles/items?limit=1", headers=headers).json()
+    fid = first["features"][0]["id"]
+    alice.page.click(f'button[aria-label="Edit feature {fid}"]')
+    etag = alice.page.evaluate("async () => await window.ogmWorkspace.formTag")
+    assert etag and etag.startswith('"')
+    # someone else changes the feature while Alice's form is open
+    other = {"properties": {"status": "changed by the control room"}}
+    patch = {**headers, "Content-Type": "application/merge-patch+json"}
+    url = f"{a.url}/collections/vehicles/items/{fid}"
+    assert httpx.patch(url, json=other, headers=patch).status_code == 200
+    alice.page.fill('#feature-fields input[name="key"] >> nth=-1', "note")
+    alice.page.fill('#feature-fields input[name="value"] >> nth=-1', "Alice's note")
+    alice.page.click("#feature-form button[type=submit]")
+    status = status_starts(alice, f"Feature {fid} was changed meanwhile", "Saved feature")
+    assert "changed meanwhile by someone else; it has been reloaded" in status, status
+    assert alice.page.get_attribute("#map-status", "role") == "alert"
+    stored = httpx.get(url, headers=headers).json()
+    assert stored["properties"]["status"] == "changed by the control room"
+    assert "note" not in stored["properties"]
+    # the form shows the feature as it is now, and saving again works
+    values = alice.page.eval_on_selector_all(
+        '#feature-fields input[name="value"]', "inputs => inputs.map(i => i.value)"
+    )
+    assert "changed by the control room" in values
+    alice.shot("17-changed-meanwhile")
+    no_serious_violations(alice, "conflict message")
+    alice.page.fill('#feature-fields input[name="key"] >> nth=-1', "note")
+    alice.page.fill('#feature-fields input[name="value"] >> nth=-1', "Alice's note")
+    alice.page.click("#feature-form button[type=submit]")
+    status_starts(alice, "Saved feature")
+    stored = httpx.get(url, headers=headers).json()
+    assert stored["properties"]["note"] == "Alice's note"
+    assert stored["properties"]["status"] == "changed by the control room"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,6 +43,17 @@ async def current_caller(request: Request) -> Caller:
     if caller.share is not None and request.url.path.startswith("/manage"):
         raise Forbidden("a share's access token opens only the shared collection's OGC API")
     return caller
+
+
+def caller_again(request: Request) -> Callable[[], Caller]:
+    """How a long answer (a change feed's stream) asks anew who its caller is: the bearer token
+    looked up again, or the workspace's session cookie read and its token checked again."""
+    token = bearer_token(request)
+    services = services_of(request)
+    by_session = token is None and request.url.path.startswith("/collections")
+    if by_session and api_session_caller(request) is not None:
+        return lambda: api_session_caller(request) or services.caller_for_token(None)
+    return lambda: services.caller_for_token(token)
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from opengeomesh.accounts.models import Caller
-from opengeomesh.api.auth import CurrentCaller, bearer_token, services_of
+from opengeomesh.api.auth import CurrentCaller, caller_again, services_of
 from opengeomesh.api.ogc import EVENT_STREAM, JSON, Named, base_url, check_parameters, link
 from opengeomesh.errors import OpenGeoMeshError
 from opengeomesh.features.changes import (
@@ -98,7 +98,7 @@ async def _stream(
     """The feed as Server-Sent Events. Refusals (no access, a bad position, a sender that
     refuses) are answered before the stream starts; later the stream just ends."""
     services = services_of(request)
-    token = bearer_token(request)
+    caller_now = caller_again(request)
     if layer is not None:
         start = await run_in_threadpool(services.mount_changes.start, layer, since)
     else:
@@ -113,16 +113,14 @@ async def _stream(
 
         def still_mounted() -> bool:
             try:
-                found = services.mounts.find(services.caller_for_token(token), mounted.id)
+                found = services.mounts.find(caller_now(), mounted.id)
             except OpenGeoMeshError:
                 return False
             return found is not None and found.share.id == mounted.share.id
 
         items = services.mount_changes.follow(layer, start, still_mounted)
     else:
-        items = services.changes.follow(
-            collection, start, lambda: services.caller_for_token(token), batch=limit
-        )
+        items = services.changes.follow(collection, start, caller_now, batch=limit)
     source = f"{base_url(request)}/collections/{collection_id}"
     return StreamingResponse(
         _server_sent_events(items, source, collection_id),

@@ -49,8 +49,14 @@ class LayerView:
     permission: str
 
     def as_json(self, base: str) -> dict[str, object]:
-        url = f"{base}/collections/{self.id}/items"
-        return {"id": self.id, "title": self.title, "url": url, "editable": self.editable}
+        collection = f"{base}/collections/{self.id}"
+        return {
+            "id": self.id,
+            "title": self.title,
+            "url": f"{collection}/items",
+            "changes": f"{collection}/changes",
+            "editable": self.editable,
+        }
 
 
 def _local(caller: Caller, collection: Collection, access: Access) -> LayerView:

@@ -2,6 +2,8 @@
 // the user may change, drawing, moving, reshaping and deleting features and editing their
 // attributes through the server's own OGC API – Features Part 4 endpoints. Requests go to the
 // same origin with the session cookie and the page's CSRF token in a header (see docs/web.md).
+// Each layer follows its change feed (live.js), so edits made elsewhere appear by themselves;
+// edits send the feature's ETag in If-Match and are refused (412) when it changed meanwhile.
 import 'ol/ol.css';
 import Map from 'ol/Map.js';
 import View from 'ol/View.js';
@@ -17,10 +19,22 @@ import Zoom from 'ol/control/Zoom.js';
 import { Style, Fill, Stroke, Circle as CircleStyle } from 'ol/style.js';
 import { createEmpty, extend, isEmpty } from 'ol/extent.js';
 import { fromLonLat } from 'ol/proj.js';
+import { LayerFeed } from './live.js';
+import { drawPreview } from './preview.js';
 
 const COLOURS = ['#b3261e', '#1f5fbf', '#1b7f3b', '#8a4fbf', '#b35c00', '#006d77'];
 const FORMAT = new GeoJSON({ dataProjection: 'EPSG:4326', featureProjection: 'EPSG:3857' });
 const PAGE_LIMIT = 10000;
+const MAX_STREAMS = 3; // per page; further layers poll (six connections per server in HTTP/1.1)
+const LIVE_WORDS = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  polling: 'Live (checked every 15 s)',
+  reconnecting: 'Reconnecting…',
+  off: 'Not live: use Refresh',
+};
+
+class Stale extends Error {}
 
 function style(colour, selected) {
   const stroke = new Stroke({ color: selected ? '#000' : colour, width: selected ? 4 : 3 });
@@ -49,6 +63,11 @@ class Workspace {
     this.layers = {};
     this.interactions = [];
     this.fitted = false;
+    this.loading = 0;
+    this.held = []; // changes that came while layers were loading, applied after
+    this.feeds = [];
+    this.changesSeen = 0;
+    this.writing = new Set(); // ids of features this page is saving (their events are ours)
     this.map = new Map({
       target: root,
       layers: [],
@@ -76,6 +95,104 @@ class Workspace {
     this.select.on('select', (event) => this.selected(event.selected[0] || null));
     this.map.addInteraction(this.select);
     this.loadAll();
+    this.follow();
+  }
+
+  // --- live updates ---------------------------------------------------------------------------
+
+  follow() {
+    this.layersInfo.forEach((info, index) => {
+      if (!info.changes) return;
+      const feed = new LayerFeed(
+        info.changes,
+        (extra) => this.headers(extra),
+        (event) => this.changed(info.id, event),
+        (state) => this.liveState(info.id, state),
+        { stream: index < MAX_STREAMS },
+      );
+      this.feeds.push(feed);
+      feed.start();
+    });
+    window.addEventListener('pagehide', () => this.feeds.forEach((f) => f.stop()));
+  }
+
+  liveState(id, state) {
+    const node = document.querySelector(`[data-live="${CSS.escape(id)}"]`);
+    if (!node) return;
+    node.textContent = LIVE_WORDS[state] || state;
+    node.dataset.state = state;
+  }
+
+  changed(layerId, event) {
+    if (this.loading) { this.held.push([layerId, event]); return; }
+    const kind = String(event.type || '').split('.').pop();
+    const id = String(event.subject ?? '');
+    this.changesSeen += 1;
+    document.body.dataset.changes = String(this.changesSeen);
+    if (kind === 'delete') {
+      this.removeFeature(layerId, id);
+      if (layerId === this.editId && this.formFeatureId !== undefined && String(this.formFeatureId) === id) {
+        this.closeForm();
+        this.say(`Feature ${id} was deleted by someone else.`, true);
+      }
+    } else if (event.data && typeof event.data === 'object') {
+      this.applyFeature(layerId, event.data);
+      if (kind === 'update' && layerId === this.editId && !this.writing.has(id) && this.formFeatureId !== undefined && String(this.formFeatureId) === id) {
+        this.say(`Feature ${id} was just changed by someone else; saving the form now would be refused.`, true);
+      }
+    } else {
+      this.reloadFeature(layerId, id); // a change recorded before the feed carried features
+    }
+  }
+
+  // A feature as GeoJSON put on the map: changed in place when it is there (a selection or a
+  // drag in progress keeps it), added when not.
+  applyFeature(layerId, geojson) {
+    const source = this.sources[layerId];
+    if (!source) return;
+    const incoming = FORMAT.readFeature(geojson);
+    const existing = source.getFeatureById(incoming.getId());
+    if (existing) {
+      const properties = geojson.properties || {};
+      Object.keys(existing.getProperties()).forEach((k) => { if (k !== 'geometry' && !(k in properties)) existing.unset(k); });
+      existing.setProperties(incoming.getProperties());
+    } else {
+      source.addFeature(incoming);
+    }
+    this.redrawn(layerId);
+  }
+
+  removeFeature(layerId, id) {
+    const source = this.sources[layerId];
+    const feature = source && source.getFeatureById(id);
+    if (feature) source.removeFeature(feature);
+    this.redrawn(layerId);
+  }
+
+  // The feature as the server has it now, with its ETag; gone from the map when it is gone.
+  async reloadFeature(layerId, id) {
+    const info = this.layersInfo.find((l) => l.id === layerId);
+    const response = await fetch(`${info.url}/${encodeURIComponent(id)}`, { headers: this.headers(), credentials: 'same-origin', cache: 'no-store' });
+    if (response.status === 404) { this.removeFeature(layerId, id); return null; }
+    if (!response.ok) throw new Error(await this.problem(response));
+    this.applyFeature(layerId, await response.json());
+    return response.headers.get('ETag');
+  }
+
+  redrawn(layerId) {
+    if (this.redrawPending) { this.redrawPending.add(layerId); return; }
+    this.redrawPending = new Set([layerId]);
+    requestAnimationFrame(() => {
+      const layers = this.redrawPending;
+      this.redrawPending = null;
+      if (this.editId && layers.has(this.editId)) this.renderTable();
+      layers.forEach((id) => this.preview(id));
+    });
+  }
+
+  preview(layerId) {
+    const canvas = document.querySelector(`canvas[data-preview="${CSS.escape(layerId)}"]`);
+    if (canvas) drawPreview(canvas, this.sources[layerId].getFeatures(), this.layers[layerId].get('colour'));
   }
 
   headers(extra = {}) {
@@ -100,6 +217,7 @@ class Workspace {
 
   async loadAll(after = null) {
     this.say('Loading…');
+    this.loading += 1;
     const failures = [];
     await Promise.all(this.layersInfo.map(async (info) => {
       try {
@@ -114,8 +232,15 @@ class Workspace {
         failures.push(`${info.title}: ${error.message}`);
       }
     }));
+    this.loading -= 1;
+    if (!this.loading) {
+      const held = this.held;
+      this.held = [];
+      held.forEach(([layerId, event]) => this.changed(layerId, event));
+    }
     this.fit();
     if (this.editId) this.renderTable();
+    this.layersInfo.forEach((info) => this.preview(info.id));
     document.body.dataset.loaded = String(Date.now());
     if (failures.length) this.say(`Some layers could not be loaded. ${failures.join('; ')}`, true);
     else if (after) this.say(after.text, after.error);
@@ -145,7 +270,7 @@ class Workspace {
     const cancel = document.getElementById('feature-cancel');
     if (cancel) cancel.addEventListener('click', () => this.closeForm());
     const remove = document.getElementById('feature-delete');
-    if (remove) remove.addEventListener('click', () => this.deleteFeature(this.formFeatureId));
+    if (remove) remove.addEventListener('click', () => this.deleteFeature(this.formFeatureId, this.formTag));
     this.setMode('browse');
   }
 
@@ -156,14 +281,16 @@ class Workspace {
     const layer = this.layers[this.editId];
     if (mode === 'move') {
       const translate = new Translate({ layers: [layer] });
+      translate.on('translatestart', (e) => e.features.forEach((f) => this.startEdit(f)));
       translate.on('translateend', (e) => e.features.forEach((f) => this.saveGeometry(f)));
       this.interactions.push(translate);
     } else if (mode === 'reshape') {
       const modify = new Modify({ source: this.editSource });
+      modify.on('modifystart', (e) => e.features.forEach((f) => this.startEdit(f)));
       modify.on('modifyend', (e) => e.features.forEach((f) => this.saveGeometry(f)));
       this.interactions.push(modify);
     } else if (['Point', 'LineString', 'Polygon'].includes(mode)) {
-      const draw = new Draw({ source: this.editSource, type: mode });
+      const draw = new Draw({ type: mode }); // the feature comes on the map from the server's answer
       draw.on('drawend', (e) => this.create(e.feature));
       this.interactions.push(draw);
     }
@@ -182,11 +309,63 @@ class Workspace {
     if (hint) hint.textContent = hints[mode] || '';
   }
 
-  async write(method, url, body, contentType) {
-    const headers = this.headers(body === undefined ? {} : { 'Content-Type': contentType });
-    const response = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  // A write; `etag` (the version the edit started from) goes in If-Match, and a 412 (the
+  // feature changed meanwhile) is thrown as Stale.
+  async write(method, url, body, contentType, etag = null) {
+    const extra = body === undefined ? {} : { 'Content-Type': contentType };
+    if (etag) extra['If-Match'] = etag;
+    const headers = this.headers(extra);
+    const id = url === this.editInfo.url ? null : decodeURIComponent(url.split('/').pop());
+    if (id !== null) this.writing.add(id);
+    let response;
+    try {
+      response = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+    } finally {
+      if (id !== null) setTimeout(() => this.writing.delete(id), 2000);
+    }
+    if (response.status === 412) throw new Stale('changed meanwhile');
     if (!response.ok) throw new Error(await this.problem(response));
     return response;
+  }
+
+  // The ETag of the version an edit starts from: asked of the server as the edit begins (the
+  // items pages carry none), kept until the edit is saved.
+  startEdit(feature) {
+    const id = String(feature.getId());
+    this.editTags = this.editTags || {};
+    this.editTags[id] = fetch(this.itemUrl(id), { headers: this.headers(), credentials: 'same-origin', cache: 'no-store' })
+      .then((r) => (r.ok ? r.headers.get('ETag') : null))
+      .catch(() => null);
+  }
+
+  async editTag(id) {
+    const pending = (this.editTags || {})[String(id)];
+    if (pending) delete this.editTags[String(id)];
+    return pending ? pending : null;
+  }
+
+  // After a 412: the feature as it is now, and the message.
+  async stale(id) {
+    try {
+      await this.reloadFeature(this.editId, id);
+    } catch (error) {
+      /* the message below still holds */
+    }
+    if (this.formFeatureId !== undefined && String(this.formFeatureId) === String(id)) {
+      if (this.editSource.getFeatureById(id)) this.openForm(id);
+      else this.closeForm();
+    }
+    this.say(`Feature ${id} was changed meanwhile by someone else; it has been reloaded. Your change was not saved: make it again if it is still needed.`, true);
+  }
+
+  // A feature as the server answered a write: on the map at once (its change event, coming
+  // later, changes nothing more).
+  async written(response) {
+    const made = await response.json();
+    this.writing.add(String(made.id)); // its change event is ours
+    setTimeout(() => this.writing.delete(String(made.id)), 2000);
+    this.applyFeature(this.editId, made);
+    return made;
   }
 
   itemUrl(id) {
@@ -199,40 +378,44 @@ class Workspace {
 
   async saveGeometry(feature) {
     const id = feature.getId();
-    let after;
+    const etag = await this.editTag(id);
+    const verb = this.mode === 'move' ? 'Moved' : 'Reshaped';
     try {
-      await this.write('PATCH', this.itemUrl(id), { geometry: this.geometryOf(feature) }, 'application/merge-patch+json');
-      after = { text: `Moved feature ${id}; saved.`, error: false };
+      const response = await this.write('PATCH', this.itemUrl(id), { geometry: this.geometryOf(feature) }, 'application/merge-patch+json', etag);
+      await this.written(response);
+      this.say(`${verb} feature ${id}; saved.`);
     } catch (error) {
-      after = { text: `Feature ${id} was not changed: ${error.message}`, error: true };
+      if (error instanceof Stale) { await this.stale(id); return; }
+      await this.reloadFeature(this.editId, id).catch(() => null);
+      this.say(`Feature ${id} was not changed: ${error.message}`, true);
     }
-    await this.loadAll(after);
   }
 
   async create(feature) {
     const body = { type: 'Feature', geometry: this.geometryOf(feature), properties: {} };
     try {
       const response = await this.write('POST', this.editInfo.url, body, 'application/geo+json');
-      const made = await response.json();
-      await this.loadAll({ text: `Added feature ${made.id}; you can give it attributes now.`, error: false });
+      const made = await this.written(response);
+      this.say(`Added feature ${made.id}; you can give it attributes now.`);
+      this.renderTable();
       this.openForm(made.id);
     } catch (error) {
-      await this.loadAll({ text: `The feature was not added: ${error.message}`, error: true });
+      this.say(`The feature was not added: ${error.message}`, true);
     }
   }
 
-  async deleteFeature(id) {
+  async deleteFeature(id, etag = null) {
     if (id === undefined || id === null) return;
     if (!window.confirm(`Delete feature ${id}?`)) return;
-    let after;
     try {
-      await this.write('DELETE', this.itemUrl(id));
-      after = { text: `Deleted feature ${id}.`, error: false };
+      await this.write('DELETE', this.itemUrl(id), undefined, undefined, await etag);
+      this.removeFeature(this.editId, String(id));
       this.closeForm();
+      this.say(`Deleted feature ${id}.`);
     } catch (error) {
-      after = { text: `Feature ${id} was not deleted: ${error.message}`, error: true };
+      if (error instanceof Stale) { await this.stale(id); return; }
+      this.say(`Feature ${id} was not deleted: ${error.message}`, true);
     }
-    await this.loadAll(after);
   }
 
   selected(feature) {
@@ -250,6 +433,8 @@ class Workspace {
   renderTable() {
     const table = document.getElementById('features');
     if (!table) return;
+    const focused = table.contains(document.activeElement) ? document.activeElement.closest('tr[data-feature]') : null;
+    const focusedId = focused ? focused.dataset.feature : null;
     const features = this.editSource.getFeatures().slice().sort((a, b) => String(a.getId()).localeCompare(String(b.getId()), undefined, { numeric: true }));
     const keys = [];
     features.forEach((f) => Object.keys(f.getProperties()).forEach((k) => {
@@ -278,6 +463,10 @@ class Workspace {
     });
     table.replaceChildren(el('caption', {}, `${features.length} features`), el('thead'), body);
     table.querySelector('thead').appendChild(head);
+    if (focusedId !== null) {
+      const again = table.querySelector(`tr[data-feature="${CSS.escape(focusedId)}"] button`);
+      if (again) again.focus(); // a live update keeps the keyboard where it was
+    }
   }
 
   openForm(id) {
@@ -286,6 +475,10 @@ class Workspace {
     if (!feature || !form) return;
     this.formFeatureId = id;
     const editable = this.editInfo.editable;
+    if (editable) {
+      this.startEdit(feature);
+      this.formTag = this.editTag(id);
+    }
     document.getElementById('feature-title').textContent = `Feature ${id}`;
     const fields = document.getElementById('feature-fields');
     fields.replaceChildren();
@@ -319,6 +512,7 @@ class Workspace {
     const form = document.getElementById('feature-form');
     if (form) form.hidden = true;
     this.formFeatureId = undefined;
+    this.formTag = null;
   }
 
   async saveForm() {
@@ -341,15 +535,15 @@ class Workspace {
       this.say(`Feature ${id} was not changed: the geometry is not valid JSON.`, true);
       return;
     }
-    let after;
     try {
-      await this.write('PATCH', this.itemUrl(id), { geometry, properties }, 'application/merge-patch+json');
-      after = { text: `Saved feature ${id}.`, error: false };
+      const response = await this.write('PATCH', this.itemUrl(id), { geometry, properties }, 'application/merge-patch+json', await this.formTag);
+      await this.written(response);
       this.closeForm();
+      this.say(`Saved feature ${id}.`);
     } catch (error) {
-      after = { text: `Feature ${id} was not changed: ${error.message}`, error: true };
+      if (error instanceof Stale) { await this.stale(id); return; }
+      this.say(`Feature ${id} was not changed: ${error.message}`, true);
     }
-    await this.loadAll(after);
   }
 }
 
