@@ -1,5 +1,13 @@
 # OpenGeoMesh server: the README's install steps in python:3.11-slim.
 # Not built or run by this project's tests (no Docker there): see docs/operator.md, "Containers".
+# The web workspace's browser assets (README: `make assets`): OpenLayers bundled by esbuild.
+FROM node:20-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY src/opengeomesh/web/client src/opengeomesh/web/client
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,9 +15,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# README, "Running a server": a virtual environment and `pip install .` from the checkout.
+# README, "Running a server": the assets built, a virtual environment, `pip install .`.
 COPY pyproject.toml README.md /tmp/opengeomesh/
 COPY src /tmp/opengeomesh/src
+COPY --from=assets /build/src/opengeomesh/web/static/dist /tmp/opengeomesh/src/opengeomesh/web/static/dist
 RUN python3 -m venv /opt/opengeomesh \
     && /opt/opengeomesh/bin/pip install /tmp/opengeomesh \
     && rm -rf /tmp/opengeomesh
