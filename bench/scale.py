@@ -218,7 +218,8 @@ def render(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"Change feed, 2 workers: {feed['writes']} writes from {feed['writers']} clients (a new"
-        " connection each, so either worker answers it), each timed from the start of its POST to its event on a subscriber's Server-Sent Events"
+        " connection each, so either worker answers it), each timed from the start of its POST"
+        " to its event on a subscriber's Server-Sent Events"
         f" stream: median {ms['median']:.1f} ms, p90 {ms['p90']:.1f} ms, p99 {ms['p99']:.1f} ms,"
         f" max {ms['max']:.1f} ms (goal p99 < 200 ms: {verdict}); {feed['events']} events,"
         f" in order: {feed['in_order']}, none twice: {feed['distinct']}.",
