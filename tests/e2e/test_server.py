@@ -12,6 +12,7 @@ import orjson
 
 from opengeomesh import samples
 from tests.conftest import LiveServer, cli, start_server, stop_server
+from tests.postgres import fresh_database_url
 
 
 def raw_request(url: str, method: str, path: str, headers: dict[str, str]) -> tuple[str, bytes]:
@@ -163,3 +164,38 @@ def test_cli_shows_stored_text_as_text(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2 and missing.stderr.startswith("error:")
     assert not (tmp_path / "no").exists()
+
+
+def test_db_upgrade_and_a_server_on_postgresql(tmp_path: Path) -> None:
+    """`db upgrade --database-url postgresql://…` brings an empty database to the newest
+    revision; the commands and a server with two workers then keep everything in it."""
+    data = tmp_path / "data"
+    with fresh_database_url() as url:
+        db = ("--database-url", url)
+        migrations = resources.files("opengeomesh.storage.migrations").joinpath("versions")
+        newest = max(m.name[:4] for m in migrations.iterdir() if m.name.endswith(".py"))
+        assert f"schema revision {newest}" in cli("db", "upgrade", *db, data=data).stdout
+        cli("user", "add", "alice", *db, data=data)
+        secret = cli("token", "create", "alice", *db, data=data).stdout.strip()
+        source = tmp_path / "hydrants.geojson"
+        source.write_bytes(orjson.dumps(samples.hydrants(30)))
+        cli(
+            "collection",
+            "import",
+            "hydrants",
+            str(source),
+            "--create",
+            "--user",
+            "alice",
+            *db,
+            data=data,
+        )
+        assert not (data / "opengeomesh.sqlite").exists()
+        server = start_server(data, *db, "--workers", "2")
+        try:
+            auth = {"Authorization": f"Bearer {secret}"}
+            for _ in range(6):
+                page = httpx.get(f"{server.url}/collections/hydrants/items", headers=auth)
+                assert page.status_code == 200 and page.json()["numberMatched"] == 30
+        finally:
+            stop_server(server)
