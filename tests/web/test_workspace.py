@@ -73,6 +73,7 @@ def test_invite_share_edit_and_revoke_in_the_browser(
     bob.sign_in()
     bob.go(f"/ocm/accept-invite?{urlencode({'token': invite_token, 'providerDomain': a.host})}")
     assert "Feuerwehr Musterstadt" in bob.page.inner_text("main")
+    no_serious_violations(bob, "inviteAcceptDialog")
     bob.page.click("text=Accept it in the web workspace")
     assert bob.page.inner_text("#inviting-organisation") == "Feuerwehr Musterstadt"
     bob.shot("02-bob-sees-who-invites-him")
@@ -145,6 +146,7 @@ def test_invite_share_edit_and_revoke_in_the_browser(
     no_serious_violations(alice, "change log")
 
     see_changes_live(web_orgs, alice, bob, mount_id, picked["id"])
+    change_permission(web_orgs, alice, mount_id, picked["id"])
 
     # Alice revokes; Bob's map no longer shows the layer
     alice.go("/web/shares/sent")
@@ -162,6 +164,98 @@ def test_invite_share_edit_and_revoke_in_the_browser(
     no_serious_violations(bob, "layers")
     bob.go(f"/web/layers/{mount_id}")
     assert "Not found" in bob.page.inner_text("main")
+
+    decline_in_the_inbox(web_orgs, bob)
+
+
+def sent_share(org: Org, user: str, share_with: str) -> dict[str, Any]:
+    """The one live share ``user`` sent to ``share_with``, through A's management API."""
+    shares = httpx.get(f"{org.url}/manage/shares", headers=token(org, user)).json()
+    found = [s for s in shares if s["share_with"] == share_with]
+    assert len(found) == 1, shares
+    share: dict[str, Any] = found[0]
+    return share
+
+
+def received_share(org: Org, user: str, name: str) -> dict[str, Any] | None:
+    """The share called ``name`` in ``user``'s inbox, through B's management API."""
+    shares = httpx.get(f"{org.url}/manage/received-shares", headers=token(org, user)).json()
+    found = [s for s in shares if s["name"] == name]
+    return found[0] if found else None
+
+
+def change_permission(
+    web_orgs: tuple[Org, Org], alice: Person, mount_id: str, feature_id: str
+) -> None:
+    """Alice lowers the share to read only in Sent shares: A keeps it, B's inbox and mount
+    follow, and an edit through B's mount is refused; raised again, it works again."""
+    a, b = web_orgs
+    at_b = token(b, "bob")
+    address = f"bob@{b.host}"
+    through_b = f"{b.url}/collections/{mount_id}/items/{feature_id}"
+    patch_b = {**at_b, "Content-Type": "application/merge-patch+json"}
+
+    def set_access(label: str) -> None:
+        alice.go("/web/shares/sent")
+        row = alice.page.locator("tr", has_text=address)
+        row.locator("select[name=permission]").select_option(label=label)
+        row.locator("button", has_text="Change").click()
+        assert "The permission was changed" in alice.page.inner_text("main")
+
+    def bob_has(permission: str) -> bool:
+        found = received_share(b, "bob", "Vehicles")
+        return found is not None and found["permission"] == permission
+
+    set_access("Read only")
+    assert sent_share(a, "alice", address)["permission"] == "read"
+    assert alice.page.locator("tr", has_text=address).locator("select").input_value() == "read"
+    alice.shot("07d-alice-made-the-share-read-only")
+    no_serious_violations(alice, "sent shares after a change")
+    assert wait_until(lambda: bob_has("read")), "B's inbox still says write"
+    edit = {"properties": {"status": "after read only"}}
+    refused = httpx.patch(through_b, json=edit, headers=patch_b)
+    assert refused.status_code == 403, (refused.status_code, refused.text)
+    assert "read-only" in refused.text
+    at_a = token(a, "alice")
+    stored = httpx.get(f"{a.url}/collections/vehicles/items/{feature_id}", headers=at_a).json()
+    assert stored["properties"].get("status") != "after read only"
+
+    set_access("Read and edit")
+    assert sent_share(a, "alice", address)["permission"] == "write"
+    assert wait_until(lambda: bob_has("write")), "B's inbox still says read"
+    again = httpx.patch(through_b, json=edit, headers=patch_b)
+    assert again.status_code == 200, (again.status_code, again.text)
+
+
+def decline_in_the_inbox(web_orgs: tuple[Org, Org], bob: Person) -> None:
+    """Alice shares the layer again (through the API); Bob declines it in his inbox, and both
+    servers say declined."""
+    a, b = web_orgs
+    address = f"bob@{b.host}"
+    made = httpx.post(
+        f"{a.url}/manage/shares",
+        json={"collection": "vehicles", "share_with": address, "permission": "read"},
+        headers=token(a, "alice"),
+    )
+    assert made.status_code == 201, made.text
+    share_id = made.json()["id"]
+    assert wait_until(lambda: received_share(b, "bob", "Vehicles")), "the share did not arrive"
+    bob.go("/web/shares/received")
+    card = bob.page.locator("li.card.pending", has_text="Vehicles")
+    assert "Read only" in card.inner_text()
+    card.locator("button", has_text="Decline").click()
+    assert "The share was declined." in bob.page.inner_text("main")
+    assert "declined" in bob.page.locator("li.card", has_text="Vehicles").inner_text()
+    bob.shot("09b-bob-declined-a-share")
+    no_serious_violations(bob, "inbox after declining")
+    received = received_share(b, "bob", "Vehicles")
+    assert received is not None and received["state"] == "declined"
+
+    def declined_at_a() -> bool:
+        url = f"{a.url}/manage/shares/{share_id}"
+        return bool(httpx.get(url, headers=token(a, "alice")).json()["state"] == "declined")
+
+    assert wait_until(declined_at_a), "A does not know the share was declined"
 
 
 LIVE = '[data-live="{}"][data-state=live]'
@@ -313,6 +407,32 @@ def test_bad_input_shows_a_clear_message_and_changes_nothing(
     alice.page.click("form button[type=submit]")
     assert "not valid" in alice.page.inner_text("[role=alert]")
     no_serious_violations(alice, "sign-in")
+
+
+def test_sharing_rules_of_a_layer(web_orgs: tuple[Org, Org], alice: Person) -> None:
+    a, _ = web_orgs
+    headers = token(a, "alice")
+    rules_url = f"{a.url}/manage/collections/vehicles/sharing-rules"
+    alice.sign_in()
+    alice.go("/web/layers/vehicles/rules")
+    assert "Sharing rules of “Vehicles”" in alice.page.inner_text("h1")
+    assert "No rules." in alice.page.inner_text("main")
+    no_serious_violations(alice, "sharing rules")
+    alice.page.fill("#domain", "*.example.org")
+    alice.page.select_option("#rule-permission", "read")
+    alice.page.click("text=Save rule")
+    assert "The sharing rules were changed." in alice.page.inner_text("main")
+    row = alice.page.locator("tr", has_text="*.example.org")
+    assert "read" in row.inner_text()
+    assert httpx.get(rules_url, headers=headers).json() == [
+        {"domain": "*.example.org", "permission": "read"}
+    ]
+    alice.shot("18-alice-set-a-sharing-rule")
+    no_serious_violations(alice, "sharing rules with a rule")
+    row.locator("button", has_text="Remove").click()
+    assert "The sharing rules were changed." in alice.page.inner_text("main")
+    assert "No rules." in alice.page.inner_text("main")
+    assert httpx.get(rules_url, headers=headers).json() == []
 
 
 def _closed_port() -> int:
