@@ -11,36 +11,11 @@ from typing import Any
 import psycopg
 
 from opengeomesh.ocm.models import Contact, Invite, Peer
-from opengeomesh.storage.postgres.columns import now, utc, utc_or_none
+from opengeomesh.storage.ocm_rows import INVITE, invite, peer
+from opengeomesh.storage.postgres.columns import now, utc
 from opengeomesh.storage.postgres.database import PgDatabase
 
 _PEER = "SELECT host, organisation, trusted, blocked, invited, updated FROM peers"
-_INVITE = (
-    "SELECT i.id, u.name, i.created, i.expires, i.accepted, i.accepted_by, i.user_id"
-    " FROM invites i JOIN users u ON u.id = i.user_id"
-)
-
-
-def _peer(row: Any) -> Peer:
-    return Peer(
-        host=row[0],
-        organisation=row[1],
-        trusted=row[2],
-        blocked=row[3],
-        invited=row[4],
-        updated=utc(row[5]),
-    )
-
-
-def _invite(row: Any) -> Invite:
-    return Invite(
-        id=row[0],
-        user_name=row[1],
-        created=utc(row[2]),
-        expires=utc(row[3]),
-        accepted=utc_or_none(row[4]),
-        accepted_by=row[5],
-    )
 
 
 class PgFederationStore:
@@ -52,12 +27,12 @@ class PgFederationStore:
     def peer(self, host: str) -> Peer | None:
         with self._db.connection() as conn:
             row = conn.execute(f"{_PEER} WHERE host = %s", (host,)).fetchone()
-        return None if row is None else _peer(row)
+        return None if row is None else peer(row, utc)
 
     def peers(self) -> list[Peer]:
         with self._db.connection() as conn:
             rows = conn.execute(f'{_PEER} ORDER BY host COLLATE "C"').fetchall()
-        return [_peer(row) for row in rows]
+        return [peer(row, utc) for row in rows]
 
     def set_peer(
         self,
@@ -71,7 +46,7 @@ class PgFederationStore:
             row = _upsert_peer(
                 conn, host, organisation=organisation, trusted=trusted, blocked=blocked
             )
-        return _peer(row)
+        return peer(row, utc)
 
     def add_invite(self, user_id: int, token_hash: str, expires: datetime) -> Invite:
         with self._db.connection() as conn:
@@ -82,19 +57,19 @@ class PgFederationStore:
                 " FROM i JOIN users u ON u.id = i.user_id",
                 (user_id, token_hash, now(), expires.replace(microsecond=0)),
             ).fetchone()
-        return _invite(row)
+        return invite(row, utc)
 
     def invite_by_hash(self, token_hash: str) -> tuple[Invite, int] | None:
         with self._db.connection() as conn:
-            row = conn.execute(f"{_INVITE} WHERE i.token_hash = %s", (token_hash,)).fetchone()
-        return None if row is None else (_invite(row), row[6])
+            row = conn.execute(f"{INVITE} WHERE i.token_hash = %s", (token_hash,)).fetchone()
+        return None if row is None else (invite(row, utc), row[6])
 
     def invites_of(self, user_id: int) -> list[Invite]:
         with self._db.connection() as conn:
             rows = conn.execute(
-                f"{_INVITE} WHERE i.user_id = %s ORDER BY i.id", (user_id,)
+                f"{INVITE} WHERE i.user_id = %s ORDER BY i.id", (user_id,)
             ).fetchall()
-        return [_invite(row) for row in rows]
+        return [invite(row, utc) for row in rows]
 
     def accept_invite(
         self,

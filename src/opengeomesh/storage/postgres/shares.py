@@ -4,7 +4,6 @@ shares received, and the outbox (``outbox.py``)."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import psycopg
 
@@ -17,63 +16,11 @@ from opengeomesh.ocm.models import (
     ShareType,
     SharingRule,
 )
+from opengeomesh.storage.ocm_rows import RECEIVED, SENT, received_share, sent_share
 from opengeomesh.storage.postgres.columns import free_text, now, utc
 from opengeomesh.storage.postgres.outbox import PgOutbox, enqueue
 
-_SENT = (
-    "SELECT s.id, s.provider_id, s.collection_key, c.id, u.name, s.share_with, s.share_type,"
-    " s.recipient_host, s.recipient_name, s.permission, s.state, s.problem, s.created, s.updated"
-    " FROM shares_sent s JOIN collections c ON c.key = s.collection_key"
-    " JOIN users u ON u.id = s.sender_id"
-)
-_RECEIVED = (
-    "SELECT r.id, r.sender_host, r.provider_id, r.user_id, coalesce(u.name, g.name), r.name,"
-    " r.description, r.owner, r.owner_name, r.sender, r.sender_name, r.uri, r.permission,"
-    " r.state, r.created, r.updated"
-    " FROM shares_received r LEFT JOIN users u ON u.id = r.user_id"
-    " LEFT JOIN user_groups g ON g.id = r.group_id"
-)
 _RECEIVED_FIELDS = ("name", "description", "owner", "owner_name", "sender", "sender_name")
-
-
-def _sent(row: Any) -> SentShare:
-    return SentShare(
-        id=row[0],
-        provider_id=row[1],
-        collection_key=row[2],
-        collection_id=row[3],
-        sender=row[4],
-        share_with=row[5],
-        share_type=ShareType(row[6]),
-        recipient_host=row[7],
-        recipient_name=row[8],
-        permission=row[9],
-        state=ShareState(row[10]),
-        problem=row[11],
-        created=utc(row[12]),
-        updated=utc(row[13]),
-    )
-
-
-def _received(row: Any) -> ReceivedShare:
-    return ReceivedShare(
-        id=row[0],
-        sender_host=row[1],
-        provider_id=row[2],
-        share_type=ShareType.USER if row[3] is not None else ShareType.GROUP,
-        recipient=row[4],
-        name=row[5],
-        description=row[6],
-        owner=row[7],
-        owner_name=row[8],
-        sender=row[9],
-        sender_name=row[10],
-        uri=row[11],
-        permission=row[12],
-        state=ReceivedState(row[13]),
-        created=utc(row[14]),
-        updated=utc(row[15]),
-    )
 
 
 class PgShareStore(PgOutbox):
@@ -121,8 +68,8 @@ class PgShareStore(PgOutbox):
                 "INSERT INTO outbox(host, share_id, next_attempt, created) VALUES (%s, %s, %s, %s)",
                 (recipient_host, inserted[0], time.time(), stamp),
             )
-            row = conn.execute(f"{_SENT} WHERE s.id = %s", (inserted[0],)).fetchone()
-        return _sent(row)
+            row = conn.execute(f"{SENT} WHERE s.id = %s", (inserted[0],)).fetchone()
+        return sent_share(row, utc)
 
     def share(self, share_id: int) -> SentShare | None:
         return self._one_sent("s.id", share_id)
@@ -135,26 +82,26 @@ class PgShareStore(PgOutbox):
 
     def _one_sent(self, column: str, value: object) -> SentShare | None:
         with self._db.connection() as conn:
-            row = conn.execute(f"{_SENT} WHERE {column} = %s", (value,)).fetchone()
-        return None if row is None else _sent(row)
+            row = conn.execute(f"{SENT} WHERE {column} = %s", (value,)).fetchone()
+        return None if row is None else sent_share(row, utc)
 
     def shares(self, sender_id: int | None) -> list[SentShare]:
         """The shares one user sent, or every share (``None``)."""
         with self._db.connection() as conn:
             if sender_id is None:
-                rows = conn.execute(f"{_SENT} ORDER BY s.id").fetchall()
+                rows = conn.execute(f"{SENT} ORDER BY s.id").fetchall()
             else:
                 rows = conn.execute(
-                    f"{_SENT} WHERE s.sender_id = %s ORDER BY s.id", (sender_id,)
+                    f"{SENT} WHERE s.sender_id = %s ORDER BY s.id", (sender_id,)
                 ).fetchall()
-        return [_sent(row) for row in rows]
+        return [sent_share(row, utc) for row in rows]
 
     def shares_of_collection(self, collection_key: int) -> list[SentShare]:
         with self._db.connection() as conn:
             rows = conn.execute(
-                f"{_SENT} WHERE s.collection_key = %s ORDER BY s.id", (collection_key,)
+                f"{SENT} WHERE s.collection_key = %s ORDER BY s.id", (collection_key,)
             ).fetchall()
-        return [_sent(row) for row in rows]
+        return [sent_share(row, utc) for row in rows]
 
     def sealed_secret(self, share_id: int) -> bytes | None:
         """The share's secret, sealed, as long as the share waits to be delivered."""
@@ -197,8 +144,8 @@ class PgShareStore(PgOutbox):
             )
             if notify is not None:
                 enqueue(conn, *notify)
-            row = conn.execute(f"{_SENT} WHERE s.id = %s", (share_id,)).fetchone()
-        return None if row is None else _sent(row)
+            row = conn.execute(f"{SENT} WHERE s.id = %s", (share_id,)).fetchone()
+        return None if row is None else sent_share(row, utc)
 
     def delete_share(self, share_id: int, notify: tuple[str, str] | None) -> bool:
         """Delete a share with its tokens and pending delivery; queue ``notify`` with it."""
@@ -316,33 +263,33 @@ class PgShareStore(PgOutbox):
                 ),
             ).fetchone()
             assert upserted is not None
-            row = conn.execute(f"{_RECEIVED} WHERE r.id = %s", (upserted[0],)).fetchone()
-        return _received(row), bool(upserted[1])
+            row = conn.execute(f"{RECEIVED} WHERE r.id = %s", (upserted[0],)).fetchone()
+        return received_share(row, utc), bool(upserted[1])
 
     def received(self, share_id: int) -> ReceivedShare | None:
         with self._db.connection() as conn:
-            row = conn.execute(f"{_RECEIVED} WHERE r.id = %s", (share_id,)).fetchone()
-        return None if row is None else _received(row)
+            row = conn.execute(f"{RECEIVED} WHERE r.id = %s", (share_id,)).fetchone()
+        return None if row is None else received_share(row, utc)
 
     def received_from(self, sender_host: str, provider_id: str) -> ReceivedShare | None:
         with self._db.connection() as conn:
             row = conn.execute(
-                f"{_RECEIVED} WHERE r.sender_host = %s AND r.provider_id = %s",
+                f"{RECEIVED} WHERE r.sender_host = %s AND r.provider_id = %s",
                 (sender_host, provider_id),
             ).fetchone()
-        return None if row is None else _received(row)
+        return None if row is None else received_share(row, utc)
 
     def received_for(self, user_id: int | None, group_ids: frozenset[int]) -> list[ReceivedShare]:
         """Shares for one user and their groups, or every share (``user_id`` None)."""
         with self._db.connection() as conn:
             if user_id is None:
-                rows = conn.execute(f"{_RECEIVED} ORDER BY r.id").fetchall()
+                rows = conn.execute(f"{RECEIVED} ORDER BY r.id").fetchall()
             else:
                 rows = conn.execute(
-                    f"{_RECEIVED} WHERE r.user_id = %s OR r.group_id = ANY(%s) ORDER BY r.id",
+                    f"{RECEIVED} WHERE r.user_id = %s OR r.group_id = ANY(%s) ORDER BY r.id",
                     (user_id, sorted(group_ids)),
                 ).fetchall()
-        return [_received(row) for row in rows]
+        return [received_share(row, utc) for row in rows]
 
     def recipient_of(self, share_id: int) -> tuple[int | None, int | None]:
         """The user id or group id a received share is for."""
@@ -375,8 +322,8 @@ class PgShareStore(PgOutbox):
                 return None
             if notify is not None:
                 enqueue(conn, *notify)
-            row = conn.execute(f"{_RECEIVED} WHERE r.id = %s", (share_id,)).fetchone()
-        return _received(row)
+            row = conn.execute(f"{RECEIVED} WHERE r.id = %s", (share_id,)).fetchone()
+        return received_share(row, utc)
 
     def set_received_permission(self, share_id: int, permission: str) -> None:
         with self._db.connection() as conn:

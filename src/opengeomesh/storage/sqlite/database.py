@@ -30,6 +30,11 @@ def parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def stored_time(text: str) -> datetime:
+    """A time read from a NOT NULL column."""
+    return datetime.fromisoformat(text)
+
+
 @contextmanager
 def name_taken_is_conflict(detail: str) -> Iterator[None]:
     """A write that breaks a UNIQUE constraint is a :class:`Conflict`: the callers check that

@@ -5,43 +5,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from datetime import datetime
-from typing import Any
 
 from opengeomesh.ocm.models import Contact, Invite, Peer
-from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
-
-_INVITE = (
-    "SELECT i.id, u.name, i.created, i.expires, i.accepted, i.accepted_by, i.user_id"
-    " FROM invites i JOIN users u ON u.id = i.user_id"
-)
-
-
-def _time(text: str) -> datetime:
-    moment = parse_time(text)
-    assert moment is not None
-    return moment
-
-
-def _peer(row: Any) -> Peer:
-    return Peer(
-        host=row[0],
-        organisation=row[1],
-        trusted=bool(row[2]),
-        blocked=bool(row[3]),
-        invited=bool(row[4]),
-        updated=_time(row[5]),
-    )
-
-
-def _invite(row: Any) -> Invite:
-    return Invite(
-        id=row[0],
-        user_name=row[1],
-        created=_time(row[2]),
-        expires=_time(row[3]),
-        accepted=parse_time(row[4]),
-        accepted_by=row[5],
-    )
+from opengeomesh.storage.ocm_rows import INVITE, invite, peer
+from opengeomesh.storage.sqlite.database import Database, now_text, stored_time
 
 
 class SqliteFederationStore:
@@ -60,7 +27,7 @@ class SqliteFederationStore:
             )
             .fetchone()
         )
-        return None if row is None else _peer(row)
+        return None if row is None else peer(row, stored_time)
 
     def peers(self) -> list[Peer]:
         rows = (
@@ -71,7 +38,7 @@ class SqliteFederationStore:
             )
             .fetchall()
         )
-        return [_peer(row) for row in rows]
+        return [peer(row, stored_time) for row in rows]
 
     def set_peer(
         self,
@@ -126,24 +93,24 @@ class SqliteFederationStore:
                 "INSERT INTO invites(user_id, token_hash, created, expires) VALUES (?, ?, ?, ?)",
                 (user_id, token_hash, now_text(), expires.isoformat(timespec="seconds")),
             )
-            row = conn.execute(f"{_INVITE} WHERE i.id = ?", (cur.lastrowid,)).fetchone()
-        return _invite(row)
+            row = conn.execute(f"{INVITE} WHERE i.id = ?", (cur.lastrowid,)).fetchone()
+        return invite(row, stored_time)
 
     def invite_by_hash(self, token_hash: str) -> tuple[Invite, int] | None:
         row = (
             self._db.connection()
-            .execute(f"{_INVITE} WHERE i.token_hash = ?", (token_hash,))
+            .execute(f"{INVITE} WHERE i.token_hash = ?", (token_hash,))
             .fetchone()
         )
-        return None if row is None else (_invite(row), row[6])
+        return None if row is None else (invite(row, stored_time), row[6])
 
     def invites_of(self, user_id: int) -> list[Invite]:
         rows = (
             self._db.connection()
-            .execute(f"{_INVITE} WHERE i.user_id = ? ORDER BY i.id", (user_id,))
+            .execute(f"{INVITE} WHERE i.user_id = ? ORDER BY i.id", (user_id,))
             .fetchall()
         )
-        return [_invite(row) for row in rows]
+        return [invite(row, stored_time) for row in rows]
 
     def accept_invite(
         self,
@@ -193,7 +160,7 @@ class SqliteFederationStore:
             )
             .fetchall()
         )
-        return [Contact(r[0], r[1], r[2], r[3], _time(r[4])) for r in rows]
+        return [Contact(r[0], r[1], r[2], r[3], stored_time(r[4])) for r in rows]
 
     def remember_signature(self, digest: str, expires: float) -> bool:
         with self._db.transaction() as conn:

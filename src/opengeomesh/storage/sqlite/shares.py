@@ -16,66 +16,10 @@ from opengeomesh.ocm.models import (
     ShareType,
     SharingRule,
 )
-from opengeomesh.storage.sqlite.database import Database, now_text, parse_time
+from opengeomesh.storage.ocm_rows import RECEIVED, SENT, received_share, sent_share
+from opengeomesh.storage.sqlite.database import Database, now_text, stored_time
 
-_SENT = (
-    "SELECT s.id, s.provider_id, s.collection_key, c.id, u.name, s.share_with, s.share_type,"
-    " s.recipient_host, s.recipient_name, s.permission, s.state, s.problem, s.created, s.updated"
-    " FROM shares_sent s JOIN collections c ON c.key = s.collection_key"
-    " JOIN users u ON u.id = s.sender_id"
-)
-_RECEIVED = (
-    "SELECT r.id, r.sender_host, r.provider_id, r.user_id, coalesce(u.name, g.name), r.name,"
-    " r.description, r.owner, r.owner_name, r.sender, r.sender_name, r.uri, r.permission,"
-    " r.state, r.created, r.updated"
-    " FROM shares_received r LEFT JOIN users u ON u.id = r.user_id"
-    " LEFT JOIN user_groups g ON g.id = r.group_id"
-)
 _OUTBOX = "SELECT id, host, share_id, notification, attempts, last_error, claimed_until FROM outbox"
-
-
-def _sent(row: Any) -> SentShare:
-    return SentShare(
-        id=row[0],
-        provider_id=row[1],
-        collection_key=row[2],
-        collection_id=row[3],
-        sender=row[4],
-        share_with=row[5],
-        share_type=ShareType(row[6]),
-        recipient_host=row[7],
-        recipient_name=row[8],
-        permission=row[9],
-        state=ShareState(row[10]),
-        problem=row[11],
-        created=_time(row[12]),
-        updated=_time(row[13]),
-    )
-
-
-def _received(row: Any) -> ReceivedShare:
-    return ReceivedShare(
-        id=row[0],
-        sender_host=row[1],
-        provider_id=row[2],
-        share_type=ShareType.USER if row[3] is not None else ShareType.GROUP,
-        recipient=row[4],
-        name=row[5],
-        description=row[6],
-        owner=row[7],
-        owner_name=row[8],
-        sender=row[9],
-        sender_name=row[10],
-        uri=row[11],
-        permission=row[12],
-        state=ReceivedState(row[13]),
-        created=_time(row[14]),
-        updated=_time(row[15]),
-    )
-
-
-def _time(text: str) -> Any:
-    return parse_time(text)
 
 
 class SqliteShareStore:
@@ -124,34 +68,34 @@ class SqliteShareStore:
                 "INSERT INTO outbox(host, share_id, next_attempt, created) VALUES (?, ?, ?, ?)",
                 (recipient_host, cur.lastrowid, time.time(), now),
             )
-            row = conn.execute(f"{_SENT} WHERE s.id = ?", (cur.lastrowid,)).fetchone()
-        return _sent(row)
+            row = conn.execute(f"{SENT} WHERE s.id = ?", (cur.lastrowid,)).fetchone()
+        return sent_share(row, stored_time)
 
     def share(self, share_id: int) -> SentShare | None:
-        row = self._db.connection().execute(f"{_SENT} WHERE s.id = ?", (share_id,)).fetchone()
-        return None if row is None else _sent(row)
+        row = self._db.connection().execute(f"{SENT} WHERE s.id = ?", (share_id,)).fetchone()
+        return None if row is None else sent_share(row, stored_time)
 
     def share_by_provider_id(self, provider_id: str) -> SentShare | None:
         row = (
             self._db.connection()
-            .execute(f"{_SENT} WHERE s.provider_id = ?", (provider_id,))
+            .execute(f"{SENT} WHERE s.provider_id = ?", (provider_id,))
             .fetchone()
         )
-        return None if row is None else _sent(row)
+        return None if row is None else sent_share(row, stored_time)
 
     def shares(self, sender_id: int | None) -> list[SentShare]:
         """The shares one user sent, or every share (``None``)."""
         where, args = ("WHERE s.sender_id = ?", (sender_id,)) if sender_id is not None else ("", ())
-        rows = self._db.connection().execute(f"{_SENT} {where} ORDER BY s.id", args).fetchall()
-        return [_sent(row) for row in rows]
+        rows = self._db.connection().execute(f"{SENT} {where} ORDER BY s.id", args).fetchall()
+        return [sent_share(row, stored_time) for row in rows]
 
     def shares_of_collection(self, collection_key: int) -> list[SentShare]:
         rows = (
             self._db.connection()
-            .execute(f"{_SENT} WHERE s.collection_key = ? ORDER BY s.id", (collection_key,))
+            .execute(f"{SENT} WHERE s.collection_key = ? ORDER BY s.id", (collection_key,))
             .fetchall()
         )
-        return [_sent(row) for row in rows]
+        return [sent_share(row, stored_time) for row in rows]
 
     def sealed_secret(self, share_id: int) -> bytes | None:
         """The share's secret, sealed, as long as the share waits to be delivered."""
@@ -194,8 +138,8 @@ class SqliteShareStore:
             )
             if notify is not None:
                 _enqueue(conn, *notify)
-            row = conn.execute(f"{_SENT} WHERE s.id = ?", (share_id,)).fetchone()
-        return None if row is None else _sent(row)
+            row = conn.execute(f"{SENT} WHERE s.id = ?", (share_id,)).fetchone()
+        return None if row is None else sent_share(row, stored_time)
 
     def delete_share(self, share_id: int, notify: tuple[str, str] | None) -> bool:
         """Delete a share with its tokens and pending delivery; queue ``notify`` with it."""
@@ -208,10 +152,10 @@ class SqliteShareStore:
     def share_for_secret(self, secret_hash: str) -> SentShare | None:
         row = (
             self._db.connection()
-            .execute(f"{_SENT} WHERE s.secret_hash = ?", (secret_hash,))
+            .execute(f"{SENT} WHERE s.secret_hash = ?", (secret_hash,))
             .fetchone()
         )
-        return None if row is None else _sent(row)
+        return None if row is None else sent_share(row, stored_time)
 
     def add_token(self, share_id: int, token_hash: str, expires: float) -> bool:
         """Record an access token, unless the share is gone meanwhile (False); forget expired
@@ -328,40 +272,40 @@ class SqliteShareStore:
                     " uri = ?, permission = ?, secret = ?, updated = ? WHERE id = ?",
                     (*values, fields["uri"], fields["permission"], secret, now, share_id),
                 )
-            row = conn.execute(f"{_RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
-        return _received(row), existing is None
+            row = conn.execute(f"{RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
+        return received_share(row, stored_time), existing is None
 
     def received(self, share_id: int) -> ReceivedShare | None:
-        row = self._db.connection().execute(f"{_RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
-        return None if row is None else _received(row)
+        row = self._db.connection().execute(f"{RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
+        return None if row is None else received_share(row, stored_time)
 
     def received_from(self, sender_host: str, provider_id: str) -> ReceivedShare | None:
         row = (
             self._db.connection()
             .execute(
-                f"{_RECEIVED} WHERE r.sender_host = ? AND r.provider_id = ?",
+                f"{RECEIVED} WHERE r.sender_host = ? AND r.provider_id = ?",
                 (sender_host, provider_id),
             )
             .fetchone()
         )
-        return None if row is None else _received(row)
+        return None if row is None else received_share(row, stored_time)
 
     def received_for(self, user_id: int | None, group_ids: frozenset[int]) -> list[ReceivedShare]:
         """Shares for one user and their groups, or every share (``user_id`` None)."""
         if user_id is None:
-            rows = self._db.connection().execute(f"{_RECEIVED} ORDER BY r.id").fetchall()
+            rows = self._db.connection().execute(f"{RECEIVED} ORDER BY r.id").fetchall()
         else:
             marks = ", ".join("?" * len(group_ids))
             in_groups = f" OR r.group_id IN ({marks})" if group_ids else ""
             rows = (
                 self._db.connection()
                 .execute(
-                    f"{_RECEIVED} WHERE r.user_id = ?{in_groups} ORDER BY r.id",
+                    f"{RECEIVED} WHERE r.user_id = ?{in_groups} ORDER BY r.id",
                     (user_id, *group_ids),
                 )
                 .fetchall()
             )
-        return [_received(row) for row in rows]
+        return [received_share(row, stored_time) for row in rows]
 
     def recipient_of(self, share_id: int) -> tuple[int | None, int | None]:
         """The user id or group id a received share is for."""
@@ -395,8 +339,8 @@ class SqliteShareStore:
                 return None
             if notify is not None:
                 _enqueue(conn, *notify)
-            row = conn.execute(f"{_RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
-        return _received(row)
+            row = conn.execute(f"{RECEIVED} WHERE r.id = ?", (share_id,)).fetchone()
+        return received_share(row, stored_time)
 
     def set_received_permission(self, share_id: int, permission: str) -> None:
         with self._db.transaction() as conn:
