@@ -10,6 +10,17 @@ import orjson
 
 from opengeomesh.features.upstreams import AuthKind, Exposure, Upstream
 
+# The columns of an upstream (as ``u``), and the exposed collections with their upstream: the
+# rows :func:`upstream_of` and :func:`exposure_of` read.
+UPSTREAM_COLUMNS = (
+    "u.key, u.name, u.base_url, u.auth, u.username, u.header_name, u.secret, u.allow_private,"
+    " u.conforms_to, u.created"
+)
+EXPOSURES = (
+    f"SELECT e.collection_key, c.id, e.remote_id, {UPSTREAM_COLUMNS} FROM upstream_collections e"
+    " JOIN collections c ON c.key = e.collection_key JOIN upstreams u ON u.key = e.upstream_key"
+)
+
 
 def upstream_of(row: Any) -> Upstream:
     created = datetime.fromisoformat(row[9]) if isinstance(row[9], str) else row[9]

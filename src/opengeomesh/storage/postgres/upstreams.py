@@ -20,15 +20,11 @@ from opengeomesh.features.upstreams import (
 from opengeomesh.storage.postgres.columns import now
 from opengeomesh.storage.postgres.database import PgDatabase
 from opengeomesh.storage.postgres.notifications import CHANNEL
-from opengeomesh.storage.upstream_rows import exposure_of, upstream_of
-
-_COLUMNS = (
-    "u.key, u.name, u.base_url, u.auth, u.username, u.header_name, u.secret, u.allow_private,"
-    " u.conforms_to, u.created"
-)
-_EXPOSURES = (
-    f"SELECT e.collection_key, c.id, e.remote_id, {_COLUMNS} FROM upstream_collections e"
-    " JOIN collections c ON c.key = e.collection_key JOIN upstreams u ON u.key = e.upstream_key"
+from opengeomesh.storage.upstream_rows import (
+    EXPOSURES,
+    UPSTREAM_COLUMNS,
+    exposure_of,
+    upstream_of,
 )
 
 
@@ -55,7 +51,7 @@ class PgUpstreamStore:
                 row = conn.execute(
                     "INSERT INTO upstreams AS u (name, base_url, auth, username, header_name,"
                     " secret, allow_private, conforms_to, created)"
-                    f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+                    f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {UPSTREAM_COLUMNS}",
                     (
                         name,
                         base_url,
@@ -75,14 +71,14 @@ class PgUpstreamStore:
     def get(self, name: str) -> Upstream | None:
         with self._db.connection() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM upstreams u WHERE u.name = %s", (name,)
+                f"SELECT {UPSTREAM_COLUMNS} FROM upstreams u WHERE u.name = %s", (name,)
             ).fetchone()
         return None if row is None else upstream_of(row)
 
     def all(self) -> list[Upstream]:
         with self._db.connection() as conn:
             rows = conn.execute(
-                f'SELECT {_COLUMNS} FROM upstreams u ORDER BY u.name COLLATE "C"'
+                f'SELECT {UPSTREAM_COLUMNS} FROM upstreams u ORDER BY u.name COLLATE "C"'
             ).fetchall()
         return [upstream_of(row) for row in rows]
 
@@ -116,16 +112,16 @@ class PgUpstreamStore:
 
     def exposure(self, collection_id: str) -> Exposure | None:
         with self._db.connection() as conn:
-            row = conn.execute(f"{_EXPOSURES} WHERE c.id = %s", (collection_id,)).fetchone()
+            row = conn.execute(f"{EXPOSURES} WHERE c.id = %s", (collection_id,)).fetchone()
         return None if row is None else exposure_of(row)
 
     def exposures(self, upstream_key: int | None = None) -> list[Exposure]:
         with self._db.connection() as conn:
             if upstream_key is None:
-                rows = conn.execute(f'{_EXPOSURES} ORDER BY c.id COLLATE "C"').fetchall()
+                rows = conn.execute(f'{EXPOSURES} ORDER BY c.id COLLATE "C"').fetchall()
             else:
                 rows = conn.execute(
-                    f'{_EXPOSURES} WHERE e.upstream_key = %s ORDER BY c.id COLLATE "C"',
+                    f'{EXPOSURES} WHERE e.upstream_key = %s ORDER BY c.id COLLATE "C"',
                     (upstream_key,),
                 ).fetchall()
         return [exposure_of(row) for row in rows]

@@ -21,15 +21,11 @@ from opengeomesh.storage.sqlite.database import (
     name_taken_is_conflict,
     now_text,
 )
-from opengeomesh.storage.upstream_rows import exposure_of, upstream_of
-
-_COLUMNS = (
-    "u.key, u.name, u.base_url, u.auth, u.username, u.header_name, u.secret, u.allow_private,"
-    " u.conforms_to, u.created"
-)
-_EXPOSURES = (
-    f"SELECT e.collection_key, c.id, e.remote_id, {_COLUMNS} FROM upstream_collections e"
-    " JOIN collections c ON c.key = e.collection_key JOIN upstreams u ON u.key = e.upstream_key"
+from opengeomesh.storage.upstream_rows import (
+    EXPOSURES,
+    UPSTREAM_COLUMNS,
+    exposure_of,
+    upstream_of,
 )
 
 
@@ -75,13 +71,15 @@ class SqliteUpstreamStore:
     def get(self, name: str) -> Upstream | None:
         row = (
             self._db.connection()
-            .execute(f"SELECT {_COLUMNS} FROM upstreams u WHERE u.name = ?", (name,))
+            .execute(f"SELECT {UPSTREAM_COLUMNS} FROM upstreams u WHERE u.name = ?", (name,))
             .fetchone()
         )
         return None if row is None else upstream_of(row)
 
     def all(self) -> list[Upstream]:
-        rows = self._db.connection().execute(f"SELECT {_COLUMNS} FROM upstreams u ORDER BY name")
+        rows = self._db.connection().execute(
+            f"SELECT {UPSTREAM_COLUMNS} FROM upstreams u ORDER BY name"
+        )
         return [upstream_of(row) for row in rows.fetchall()]
 
     def set_conformance(self, key: int, conforms_to: list[str]) -> None:
@@ -113,16 +111,16 @@ class SqliteUpstreamStore:
             raise NotFound("the collection or the upstream is gone") from None
 
     def exposure(self, collection_id: str) -> Exposure | None:
-        row = self._db.connection().execute(f"{_EXPOSURES} WHERE c.id = ?", (collection_id,))
+        row = self._db.connection().execute(f"{EXPOSURES} WHERE c.id = ?", (collection_id,))
         found = row.fetchone()
         return None if found is None else exposure_of(found)
 
     def exposures(self, upstream_key: int | None = None) -> list[Exposure]:
         if upstream_key is None:
-            rows = self._db.connection().execute(f"{_EXPOSURES} ORDER BY c.id")
+            rows = self._db.connection().execute(f"{EXPOSURES} ORDER BY c.id")
         else:
             rows = self._db.connection().execute(
-                f"{_EXPOSURES} WHERE e.upstream_key = ? ORDER BY c.id", (upstream_key,)
+                f"{EXPOSURES} WHERE e.upstream_key = ? ORDER BY c.id", (upstream_key,)
             )
         return [exposure_of(row) for row in rows.fetchall()]
 
