@@ -129,9 +129,15 @@ def web_orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Or
                 stop_server(org.server)
 
 
-def person(chromium: Any, name: str, org: Org, label: str) -> Iterator[Person]:
+def person(
+    chromium: Any, name: str, org: Org, label: str, *, enforce_csp: bool = False
+) -> Iterator[Person]:
+    """A browser context; the Content Security Policy is bypassed (axe-core is injected) unless
+    ``enforce_csp``."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 800}, bypass_csp=not enforce_csp
+    )
     page = context.new_page()
     page.set_default_timeout(15000)
     page.on("dialog", lambda dialog: dialog.accept())

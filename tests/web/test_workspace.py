@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from tests.e2e.orgs import Org, token
-from tests.web.conftest import Person
+from tests.web.conftest import Person, person
 
 PICK_FEATURE = """() => {
   // the feature of the layer farthest from its neighbours on screen, and its pixel
@@ -620,3 +620,26 @@ def test_an_edit_of_a_feature_changed_meanwhile_is_refused_and_reloaded(
     stored = httpx.get(url, headers=headers).json()
     assert stored["properties"]["note"] == "Alice's note"
     assert stored["properties"]["status"] == "changed by the control room"
+
+
+def test_the_pages_work_under_their_content_security_policy(
+    chromium: Any, web_orgs: tuple[Org, Org]
+) -> None:
+    """The other tests bypass the CSP to inject axe-core; here it is enforced: the map loads
+    and draws its layers, and the browser reports no violation."""
+    refused: list[str] = []
+    for carol in person(chromium, "alice", web_orgs[0], "Alice (CSP enforced)", enforce_csp=True):
+        carol.page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        carol.sign_in()
+        carol.wait_for_map()
+        count = carol.page.evaluate("window.ogmWorkspace.sources.vehicles.getFeatures().length")
+        assert count > 0
+        carol.go("/web/layers/vehicles")
+        carol.wait_for_map()
+        assert carol.page.locator("table tbody tr").count() > 0
+    assert refused == []
