@@ -53,7 +53,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         # Few threads serve more: past a handful, threads only contend for the GIL, and each
         # holds its own SQLite connection and page cache.
         to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        courier = Courier(services.federation.outbox, settings.outbox_interval)
+        courier = Courier(
+            services.federation.outbox,
+            settings.outbox_interval,
+            more=[services.webhooks.sender.deliver_due],
+        )
         services.federation.outbox.on_waiting = courier.wake
         courier.start()
         poller = UpstreamPoller(

@@ -20,6 +20,8 @@ from opengeomesh.ocm.federation import Federation, open_federation
 from opengeomesh.ocm.secretbox import SecretBox
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
 from opengeomesh.storage.stores import Stores, open_stores
+from opengeomesh.webhooks.delivery import WebhookSender
+from opengeomesh.webhooks.service import Webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class Services:
     upstream_features: UpstreamFeatures
     hub: ChangeHub
     stores: Stores
+    webhooks: Webhooks
 
     def caller_for_token(self, token: str | None) -> Caller:
         """The caller a bearer token stands for: a local user's personal token, or the
@@ -89,11 +92,18 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
         SecretBox(settings.data_dir / "keys"),
         _upstream_clients(settings, federation.client),
     )
+    editing = Editing(catalog, stores.features, stores.feature_writes, hub)
+    webhooks = _webhooks(settings, stores, federation)
+    federation.sharing.on_event = webhooks.emit
+    federation.inbox.on_event = webhooks.emit
+    federation.invites.on_event = webhooks.emit
+    editing.after_write.append(webhooks.layer_changed)
+    catalog.after_import(webhooks.layer_changed)
     return Services(
         settings=settings,
         accounts=accounts,
         catalog=catalog,
-        editing=Editing(catalog, stores.features, stores.feature_writes, hub),
+        editing=editing,
         changes=ChangeFeed(
             catalog,
             stores.feature_writes,
@@ -119,6 +129,27 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
         ),
         hub=hub,
         stores=stores,
+        webhooks=webhooks,
+    )
+
+
+def _webhooks(settings: Settings, stores: Stores, federation: Federation) -> Webhooks:
+    """Webhooks, delivered by the outbox's courier through the guarded outbound client."""
+    secrets = SecretBox(settings.data_dir / "keys")
+    sender = WebhookSender(
+        stores.webhooks,
+        secrets,
+        federation.client,
+        retry_seconds=settings.delivery_retry_seconds,
+    )
+    return Webhooks(
+        stores.webhooks,
+        secrets,
+        sender,
+        host=federation.host,
+        base_url=federation.base_url,
+        allow_private=settings.allow_private_peers,
+        wake=federation.outbox.wake,
     )
 
 

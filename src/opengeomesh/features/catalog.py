@@ -50,6 +50,7 @@ class Catalog:
         self._count_limit = count_limit
         self._before_delete: list[Callable[[int], None]] = []
         self._after_access_change: list[Callable[[int], None]] = []
+        self._after_import: list[Callable[[Collection], None]] = []
         self._elsewhere: Callable[[str], str | None] = lambda _: None
 
     def features_elsewhere(self, where: Callable[[str], str | None]) -> None:
@@ -70,6 +71,10 @@ class Catalog:
     def _access_changed(self, key: int) -> None:
         for listener in self._after_access_change:
             listener(key)
+
+    def after_import(self, listener: Callable[[Collection], None]) -> None:
+        """Call ``listener`` with a collection after features were imported into it."""
+        self._after_import.append(listener)
 
     def before_delete(self, listener: Callable[[int], None]) -> None:
         """Call ``listener`` with a collection's key before the collection is deleted (so
@@ -259,12 +264,15 @@ class Catalog:
         try:
             with staged(reader) as checked:
                 written = None if stored is None else _written(stored, checked.count)
-                return self._features.add_many(collection, checked, written)
+                added = self._features.add_many(collection, checked, written)
         except DuplicateFeatureId as exc:
             raise InvalidInput(
                 f"features[{exc.position}].id",
                 f"{exc.feature_id!r} is used by another feature of the collection",
             ) from None
+        for listener in self._after_import:
+            listener(collection)
+        return added
 
     def export(
         self, caller: Caller, collection_id: str

@@ -5,6 +5,7 @@ user, or the OCM address behind a share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -77,10 +78,13 @@ class Editing:
         self._features = features
         self._writer = writer
         self._hub = hub
+        self.after_write: list[Callable[[Collection], None]] = []  # webhooks' layer.changed
 
     def _changed(self, collection: Collection) -> None:
         if self._hub is not None:
             self._hub.wake(collection.key)
+        for listener in self.after_write:
+            listener(collection)
 
     def allowed(self, caller: Caller, collection_id: str, *, item: bool) -> list[str]:
         """The methods the caller may use now on the items (or one item) of a collection,

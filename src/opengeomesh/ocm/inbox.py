@@ -27,6 +27,8 @@ from opengeomesh.ocm.secretbox import SecretBox
 from opengeomesh.ocm.signatures import RequestSigner
 from opengeomesh.ocm.store import ShareStore
 from opengeomesh.ocm.trust import TrustPolicy
+from opengeomesh.webhooks import models as hooks
+from opengeomesh.webhooks.events import EventSink, ignore, received_share_event
 
 REFRESH_MARGIN = 60.0  # seconds before expiry an access token is renewed
 
@@ -60,6 +62,7 @@ class Inbox:
         self._host = host
         self._tokens: dict[int, tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self.on_event: EventSink = ignore  # webhooks (set by the services)
 
     # --- from the sending server -------------------------------------------------------------
 
@@ -91,7 +94,7 @@ class Inbox:
                 raise InvalidInput("shareWith", f"NOT_FOUND: no group {share.recipient!r} here")
             group_id, display = group.id, group.name
         context = f"{share.sender_host} {share.provider_id}".encode()
-        stored, _ = self._store.receive(
+        stored, new = self._store.receive(
             sender_host=share.sender_host,
             provider_id=share.provider_id,
             user_id=user_id,
@@ -109,22 +112,31 @@ class Inbox:
             secret=self._secrets.seal(share.secret, context),
         )
         self._drop_token(stored.id)
+        if new:
+            self.on_event(received_share_event(hooks.SHARE_RECEIVED, stored, user_id))
         return display
+
+    def _emit(self, kind: str, share: ReceivedShare, user_id: int | None) -> None:
+        self.on_event(received_share_event(kind, share, user_id))
 
     def notified(self, signer_host: str, notification: IncomingNotification) -> None:
         """SHARE_UNSHARED or SHARE_CHANGE_PERMISSION from the server that sent the share."""
         share = self._store.received_from(signer_host, notification.provider_id)
         if share is None:
             raise InvalidInput("providerId", "NOT_FOUND: no share from you with this providerId")
+        user_id, _ = self._store.recipient_of(share.id)
         if notification.kind == SHARE_UNSHARED:
-            self._store.forget_received(share.id)
+            if self._store.forget_received(share.id):
+                self._emit(hooks.SHARE_REVOKED, share, user_id)
         elif notification.kind == SHARE_CHANGE_PERMISSION:
             permissions = notification.details.get("permissions")
             if not isinstance(permissions, list) or "read" not in permissions:
                 raise InvalidInput("notification.permissions", "INVALID: a list with read")
-            self._store.set_received_permission(
-                share.id, "write" if "write" in permissions else "read"
-            )
+            permission = "write" if "write" in permissions else "read"
+            self._store.set_received_permission(share.id, permission)
+            changed = self._store.received(share.id)
+            if changed is not None and permission != share.permission:
+                self._emit(hooks.SHARE_PERMISSION_CHANGED, changed, user_id)
         else:
             raise InvalidInput(
                 "notificationType", f"INVALID: {notification.kind} is not for a share you sent"
@@ -162,6 +174,8 @@ class Inbox:
         decided = self._store.decide(share.id, state, (share.sender_host, body))
         if decided is None:
             raise InvalidInput("state", "the share was decided meanwhile")
+        user_id, _ = self._store.recipient_of(share.id)
+        self._emit(hooks.SHARE_ACCEPTED if accept else hooks.SHARE_DECLINED, decided, user_id)
         return decided
 
     def mounted(self, caller: Caller) -> list[ReceivedShare]:
@@ -234,7 +248,9 @@ class Inbox:
         answer = response.json() if response.body else {}
         revoked = isinstance(answer, dict) and answer.get("error") == "invalid_grant"
         if response.status == 400 and revoked:
-            self._store.forget_received(share.id)
+            user_id, _ = self._store.recipient_of(share.id)
+            if self._store.forget_received(share.id):
+                self._emit(hooks.SHARE_REVOKED, share, user_id)
             self._drop_token(share.id)
             raise ShareRevoked(f"{share.sender_host} has revoked this share")
         if response.status != 200 or not isinstance(answer, dict):

@@ -28,6 +28,7 @@ from opengeomesh.ocm.models import Contact, Invite
 from opengeomesh.ocm.signatures import RequestSigner
 from opengeomesh.ocm.store import OcmStore
 from opengeomesh.ocm.trust import TrustPolicy, Untrusted
+from opengeomesh.webhooks.events import EventSink, ignore, invite_accepted_event
 
 
 def encode_invite(token: str, host: str) -> str:
@@ -90,6 +91,7 @@ class Invites:
         self._host = host
         self._base_url = base_url
         self._ttl = ttl
+        self.on_event: EventSink = ignore  # webhooks (set by the services)
 
     # --- Alice's side ---------------------------------------------------------------------
 
@@ -143,6 +145,9 @@ class Invites:
         ):
             raise Conflict("INVITE_ALREADY_ACCEPTED: this invite was accepted already")
         owner = self._accounts.user(invite.user_name)
+        about = {"address": address, "name": name or user_id, "email": email, "server": host}
+        about["organisation"] = organisation
+        self.on_event(invite_accepted_event(invite.id, invite.user_name, owner_id, about))
         return {"userID": owner.name, "email": owner.email, "name": owner.display_name}
 
     def _organisation(self, host: str) -> str:

@@ -17,7 +17,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -194,8 +194,11 @@ def _said(response: PeerResponse) -> str:
 class Courier:
     """A background thread of the server that works through the outbox."""
 
-    def __init__(self, outbox: Outbox, interval: float) -> None:
+    def __init__(
+        self, outbox: Outbox, interval: float, *, more: Sequence[Callable[[], int]] = ()
+    ) -> None:
         self._outbox = outbox
+        self._more = tuple(more)  # other parts of the outbox (webhooks): each sends what is due
         self._interval = interval
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -212,10 +215,13 @@ class Courier:
         self._wake.set()
         self._thread.join(timeout=10)
 
+    def _round(self) -> int:
+        return self._outbox.deliver_due() + sum(deliver() for deliver in self._more)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                while self._outbox.deliver_due() and not self._stop.is_set():
+                while self._round() and not self._stop.is_set():
                     pass
             except Exception:  # the database may be busy; try again next round
                 log.exception("the outbox round failed")

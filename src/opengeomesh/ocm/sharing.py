@@ -40,6 +40,8 @@ from opengeomesh.ocm.payloads import (
 from opengeomesh.ocm.secretbox import SecretBox
 from opengeomesh.ocm.store import ShareStore
 from opengeomesh.ocm.trust import TrustPolicy, Untrusted
+from opengeomesh.webhooks import models as hooks
+from opengeomesh.webhooks.events import EventSink, ignore, sent_share_event
 
 SHARE_TOKEN_PREFIX = "ogs_"  # access tokens of shares; personal tokens start with ogm_
 PERMISSIONS = ("read", "write")
@@ -76,6 +78,7 @@ class Sharing:
         self._host = host
         self._base_url = base_url
         self._token_seconds = token_seconds
+        self.on_event: EventSink = ignore  # webhooks (set by the services)
 
     # --- Alice's gestures -------------------------------------------------------------------
 
@@ -186,7 +189,14 @@ class Sharing:
             details = {"permissions": permissions_of(permission)}
             body = notification_body(SHARE_CHANGE_PERMISSION, share.provider_id, details)
             notify = (share.recipient_host, body)
-        return self._store.update_share(share.id, permission=permission, notify=notify)
+        updated = self._store.update_share(share.id, permission=permission, notify=notify)
+        if updated is not None and permission != share.permission:
+            self._emit(hooks.SHARE_PERMISSION_CHANGED, updated)
+        return updated
+
+    def _emit(self, kind: str, share: SentShare) -> None:
+        sender = self._accounts.find_user(share.sender)
+        self.on_event(sent_share_event(kind, share, None if sender is None else sender.id))
 
     def revoke(self, caller: Caller, share_id: int) -> SentShare:
         """Delete a share: its secret and tokens stop working now; the peer is told."""
@@ -227,7 +237,8 @@ class Sharing:
         if not unsent and share.state is not ShareState.REFUSED:
             body = notification_body(SHARE_UNSHARED, share.provider_id, {})
             notify = (share.recipient_host, body)
-        self._store.delete_share(share.id, notify)
+        if self._store.delete_share(share.id, notify):
+            self._emit(hooks.SHARE_REVOKED, share)
 
     # --- sharing policy ----------------------------------------------------------------------
 
@@ -338,12 +349,14 @@ class Sharing:
             raise InvalidInput("providerId", "NOT_FOUND: no share of yours with this providerId")
         undecided = (ShareState.SENDING, ShareState.PENDING)
         if notification.kind == SHARE_ACCEPTED and share.state in undecided:
-            self._store.update_share(share.id, state=ShareState.ACCEPTED)
+            if updated := self._store.update_share(share.id, state=ShareState.ACCEPTED):
+                self._emit(hooks.SHARE_ACCEPTED, updated)
         elif notification.kind == SHARE_DECLINED and share.state in (
             *undecided,
             ShareState.ACCEPTED,
         ):
-            self._store.update_share(share.id, state=ShareState.DECLINED)
+            if updated := self._store.update_share(share.id, state=ShareState.DECLINED):
+                self._emit(hooks.SHARE_DECLINED, updated)
         elif notification.kind in (SHARE_ACCEPTED, SHARE_DECLINED):
             raise InvalidInput("notificationType", f"INVALID: the share is {share.state}")
         else:

@@ -11,6 +11,7 @@ from opengeomesh.config import Settings
 from opengeomesh.features.store import CollectionStore, FeatureStore, FeatureWriter
 from opengeomesh.features.upstreams import UpstreamStore
 from opengeomesh.ocm.store import OcmStore, ShareStore
+from opengeomesh.webhooks.store import WebhookStore
 
 
 class Database(Protocol):
@@ -45,6 +46,7 @@ class Stores:
     federation: OcmStore
     shares: ShareStore
     upstreams: UpstreamStore
+    webhooks: WebhookStore
 
 
 def open_stores(settings: Settings, *, migrate: bool = True) -> Stores:

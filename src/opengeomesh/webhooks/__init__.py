@@ -1,0 +1,1 @@
+"""Webhooks: signed HTTP callbacks about shares, invites and layers, sent through the outbox."""
