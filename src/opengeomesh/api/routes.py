@@ -13,6 +13,7 @@ from opengeomesh.api import (
     manage_federation,
     manage_shares,
     manage_upstreams,
+    manage_webhooks,
     ocm,
     ocm_sharing,
     ogc,
@@ -262,6 +263,28 @@ MANAGE_ROUTES = [
         ["DELETE"],
         "Remove a sharing rule",
         204,
+    ),
+    Route("/manage/webhooks", manage_webhooks.list_webhooks, READ, "List webhook endpoints"),
+    Route("/manage/webhooks", manage_webhooks.create_webhook, ["POST"], "Register a webhook", 201),
+    Route("/manage/webhooks/{webhook_id}", manage_webhooks.get_webhook, READ, "One webhook"),
+    Route(
+        "/manage/webhooks/{webhook_id}",
+        manage_webhooks.delete_webhook,
+        ["DELETE"],
+        "Remove a webhook endpoint",
+        204,
+    ),
+    Route(
+        "/manage/webhooks/{webhook_id}/test",
+        manage_webhooks.send_test,
+        ["POST"],
+        "Send a test event to a webhook endpoint",
+    ),
+    Route(
+        "/manage/webhooks/{webhook_id}/deliveries",
+        manage_webhooks.list_deliveries,
+        READ,
+        "Deliveries to a webhook endpoint, with their status",
     ),
 ]
 

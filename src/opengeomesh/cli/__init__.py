@@ -294,4 +294,11 @@ def token_delete(
 
 
 # Commands kept in their own modules register themselves on ``app`` when imported.
-from opengeomesh.cli import collections, demo, federation, shares, upstreams  # noqa: E402, F401
+from opengeomesh.cli import (  # noqa: E402, F401
+    collections,
+    demo,
+    federation,
+    shares,
+    upstreams,
+    webhooks,
+)
