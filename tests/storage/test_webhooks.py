@@ -147,6 +147,24 @@ def test_coalescing_events_share_one_waiting_delivery(stores: Stores) -> None:
     assert [d.id for d in hooks.deliveries(endpoint.id)] == [later[0], first[0]]
 
 
+def test_deliveries_done_are_pruned_by_age_waiting_ones_never(stores: Stores) -> None:
+    alice, _ = _users(stores)
+    hooks = stores.webhooks
+    endpoint = hooks.add_endpoint(alice, "https://a.example/", ("share.accepted",), b"s")
+    for n in range(3):
+        _queue(stores, "share.accepted", alice, f"share:{n}", n)
+    now = time.time() + 1
+    done = hooks.claim_due(now, LEASE)
+    failed = hooks.claim_due(now, LEASE)
+    assert done is not None and failed is not None
+    _done(stores, done, DeliveryStatus.DELIVERED)
+    _done(stores, failed, DeliveryStatus.FAILED)
+    assert hooks.prune(time.time() - 60) == 0  # not old enough
+    assert hooks.prune(time.time() + 60) == 2
+    [left] = hooks.deliveries(endpoint.id)
+    assert left.status is DeliveryStatus.PENDING
+
+
 def test_racing_claimers_never_get_one_delivery_twice(open_stores: OpenStores) -> None:
     setup = open_stores()
     alice, _ = _users(setup)

@@ -17,6 +17,8 @@ from opengeomesh.webhooks.signing import signed_headers
 from opengeomesh.webhooks.store import WebhookStore
 
 log = logging.getLogger("opengeomesh")
+KEEP_SECONDS = 30 * 86400  # deliveries done are listed this long, then forgotten
+PRUNE_EVERY = 3600.0
 
 
 def secret_context(url: str) -> bytes:
@@ -42,9 +44,13 @@ class WebhookSender:
         self._retry = retry_seconds
         self._max_attempts = max_attempts
         self._lease = max(LEASE, 2 * client.timeout + SEND_MARGIN)
+        self._pruned = 0.0
 
     def deliver_due(self) -> int:
         """Send every delivery that is due; the number tried."""
+        if time.monotonic() - self._pruned > PRUNE_EVERY or not self._pruned:
+            self._pruned = time.monotonic()
+            self._store.prune(time.time() - KEEP_SECONDS)
         tried = 0
         while (item := self._store.claim_due(time.time(), self._lease)) is not None:
             self._attempt(item)

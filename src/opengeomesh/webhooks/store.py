@@ -57,6 +57,10 @@ class WebhookStore(Protocol):
         pending again until ``next_attempt``."""
         ...
 
+    def prune(self, before: float) -> int:
+        """Forget deliveries done (delivered or failed) before ``before``; how many."""
+        ...
+
     def delivery(self, delivery_id: int) -> WebhookDelivery | None: ...
     def deliveries(self, endpoint_id: int, limit: int = 100) -> list[WebhookDelivery]:
         """An endpoint's deliveries, newest first."""

@@ -162,6 +162,14 @@ class PgWebhookStore:
             )
             return bool(done.rowcount)
 
+    def prune(self, before: float) -> int:
+        with self._db.connection() as conn:
+            done = conn.execute(
+                "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated < %s",
+                (before,),
+            )
+            return int(done.rowcount)
+
     def delivery(self, delivery_id: int) -> WebhookDelivery | None:
         with self._db.connection() as conn:
             row = conn.execute(f"{rows.DELIVERIES} WHERE id = %s", (delivery_id,)).fetchone()

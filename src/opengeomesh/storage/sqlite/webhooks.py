@@ -161,6 +161,15 @@ class SqliteWebhookStore:
                 ).rowcount
             )
 
+    def prune(self, before: float) -> int:
+        with self._db.transaction() as conn:
+            return int(
+                conn.execute(
+                    "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated < ?",
+                    (before,),
+                ).rowcount
+            )
+
     def delivery(self, delivery_id: int) -> WebhookDelivery | None:
         row = (
             self._db.connection()

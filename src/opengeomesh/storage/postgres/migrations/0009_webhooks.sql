@@ -38,3 +38,5 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt);
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint_id, subject, id);
+-- Deliveries done (delivered or failed) are kept for a while, then pruned by age.
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries(updated) WHERE status <> 'pending';
