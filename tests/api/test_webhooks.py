@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openapi_schema_validator import OAS30Validator
 
 from opengeomesh.app import create_app
 from opengeomesh.ocm.client import OutboundClient
@@ -219,3 +220,33 @@ def test_the_address_guard_refuses_a_private_target_at_delivery(services: Servic
     assert done is not None and done.status is DeliveryStatus.FAILED and done.attempts == 1
     assert "127.0.0.1" in done.last_error and "does not connect to" in done.last_error
     assert done.endpoint_id == endpoint.id
+
+
+def test_answers_follow_the_api_document(
+    hooked: tuple[InProcessClient, World], receiver: Receiver
+) -> None:
+    client, world = hooked
+    document = client.get("/api").json()
+    paths = document["paths"]
+
+    def check(path: str, method: str, status: str, answer: object) -> None:
+        declared = paths[path][method]["responses"]
+        assert {"400", "401", "403", "404"} <= set(declared), declared.keys()
+        schema = declared[status]["content"]["application/json"]["schema"]
+        OAS30Validator({**schema, "components": document["components"]}).validate(answer)
+
+    made = client.post("/manage/webhooks", headers=world.auth("alice"), json={"url": receiver.url})
+    check("/manage/webhooks", "post", "201", made.json())
+    webhook_id = made.json()["id"]
+    check(
+        "/manage/webhooks",
+        "get",
+        "200",
+        client.get("/manage/webhooks", headers=world.auth("alice")).json(),
+    )
+    sent = client.post(f"/manage/webhooks/{webhook_id}/test", headers=world.auth("alice"))
+    check("/manage/webhooks/{webhook_id}/test", "post", "200", sent.json())
+    listed = client.get(f"/manage/webhooks/{webhook_id}/deliveries", headers=world.auth("alice"))
+    check("/manage/webhooks/{webhook_id}/deliveries", "get", "200", listed.json())
+    assert "204" in paths["/manage/webhooks/{webhook_id}"]["delete"]["responses"]
+    assert "secret" in document["components"]["schemas"]["WebhookCreated"]["required"]

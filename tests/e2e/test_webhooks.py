@@ -173,7 +173,7 @@ def test_every_event_arrives_once_signed_in_order_per_share(hooked: Hooked) -> N
         second_at_b: ["share.received", "share.declined"],
     }
     assert eventually(lambda: len(h.at_a.received) == 6 and len(h.at_b.received) == 6)
-    time.sleep(1.5)  # nothing more comes: every event once
+    time.sleep(1.0)  # nothing more comes: every event once
     for share, kinds in at_a_expected.items():
         assert _kinds(h.at_a, share) == kinds
     for share, kinds in at_b_expected.items():
