@@ -145,8 +145,13 @@ class Invites:
         ):
             raise Conflict("INVITE_ALREADY_ACCEPTED: this invite was accepted already")
         owner = self._accounts.user(invite.user_name)
-        about = {"address": address, "name": name or user_id, "email": email, "server": host}
-        about["organisation"] = organisation
+        about = {
+            "address": address,
+            "name": name or user_id,
+            "email": email,
+            "server": host,
+            "organisation": organisation,
+        }
         self.on_event(invite_accepted_event(invite.id, invite.user_name, owner_id, about))
         return {"userID": owner.name, "email": owner.email, "name": owner.display_name}
 
