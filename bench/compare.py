@@ -31,7 +31,7 @@ import compare_report
 import measure
 import mesh
 import systems
-from loadgen import Wrk, merge
+from loadgen import Wrk, merge, settle
 from report import label
 from systems import log
 from workload import BENCH_DIR, ROOT, data_file, machine
@@ -327,6 +327,7 @@ def head_to_head(
                         common = {"connections": plan.connections, "server_pid": servers[name].pid}
                         wrk.run(urls[name], files, seconds=plan.warmup_s, **common)
                         run = wrk.run(urls[name], files, seconds=plan.seconds, **common)
+                        run["settle_s"] = settle(servers[name].pid)
                         runs.setdefault(name, {}).setdefault(scenario, []).append(run)
     return {
         "verdicts": verdicts,

@@ -114,6 +114,19 @@ def tree_cpu_s(root: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def settle(root: int, limit_s: float = 30.0) -> float:
+    """Wait (at most ``limit_s``) until a server tree is idle: wrk stops at its deadline, but a
+    slow server goes on working off the requests it was given, which must not bleed into the
+    next system's row. Returns the seconds waited."""
+    began = time.monotonic()
+    while time.monotonic() - began < limit_s:
+        before = tree_cpu_s(root)
+        time.sleep(0.5)
+        if tree_cpu_s(root) - before < 0.05:
+            break
+    return time.monotonic() - began
+
+
 class PeakRss(threading.Thread):
     """The highest resident memory of a process tree while it runs (sampled every 0.25 s)."""
 
