@@ -68,7 +68,14 @@ QUICK = Plan(
 SCENARIOS = ("items", "bbox", "feature", "filter", "deep", "deep-next")
 OURS = ("ogm-sqlite", "ogm-postgres")
 THEIRS = {"ogm-sqlite": "pygeoapi-sqlite", "ogm-postgres": "pygeoapi-postgres"}
-SYSTEMS = ("ogm-sqlite", "pygeoapi-sqlite", "ogm-postgres", "pygeoapi-postgres", "memory")
+SYSTEMS = (
+    "ogm-sqlite",
+    "pygeoapi-sqlite",
+    "ogm-postgres",
+    "pygeoapi-postgres",
+    "memory",
+    "floor",
+)
 
 
 def layer(size: int) -> str:
@@ -140,7 +147,7 @@ def check_answers(
             status, _, body = fetch(urls["ogm-sqlite"], reference_targets[index])
             expected.append(answer(scenario, body) if status == 200 else status)
         for system, base in urls.items():
-            if system == "memory":
+            if system in ("memory", "floor"):
                 continue
             own = lists[system].get(scenario)
             if own is None:
@@ -271,6 +278,7 @@ def head_to_head(
     """All five systems up at once; each scenario's rows measured in interleaved rounds."""
     layers = {layer(n): table(n) for n in (plan.small, plan.large)}
     lists = {name: targets(plan) for name in SYSTEMS}
+    lists["floor"] = {"items": lists["floor"]["items"]}  # the framework's share: one row
     ogm_sqlite = systems.opengeomesh(
         "ogm-sqlite", work / "ogm-sqlite", work / "ogm-sqlite.log", plan.workers, None
     )
@@ -302,13 +310,16 @@ def head_to_head(
         for targets_ in lists["ogm-sqlite"].values():
             for target in targets_:
                 captured[target] = fetch(ogm_sqlite.url, target)
-        with systems.memory_limit(work, captured, plan.workers) as memory:
+        memory = systems.memory_limit(work, captured, plan.workers)
+        floor = systems.memory_limit(work, captured, plan.workers, "memory_app:floor")
+        with memory, floor:
             servers = {
                 "ogm-sqlite": ogm_sqlite,
                 "pygeoapi-sqlite": pyg_s,
                 "ogm-postgres": ogm_pg,
                 "pygeoapi-postgres": pyg_p,
                 "memory": memory,
+                "floor": floor,
             }
             urls = {name: s.url for name, s in servers.items()}
             log("checking that the systems answer alike")

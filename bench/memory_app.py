@@ -4,7 +4,8 @@ with response bytes captured beforehand from OpenGeoMesh, straight from memory.
 Served by the same uvicorn (same HTTP parser, workers and logging) as the real servers, it
 costs what the ASGI server and the network stack cost and nothing more: no routing, no
 database, no encoding. ``OGM_BENCH_RESPONSES`` names the pickle of ``{target: (status,
-content type, body)}`` that ``compare.py`` wrote.
+content type, body)}`` that ``compare.py`` wrote. ``floor`` serves the same bytes through
+FastAPI, for the share of the limit the framework itself leaves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pickle
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from fastapi import FastAPI, Request, Response
 
 Message = dict[str, Any]
 
@@ -42,3 +45,22 @@ async def app(
     headers = [(b"content-type", media), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _floor() -> FastAPI:
+    """The same bytes through a FastAPI app with one plain (``def``) endpoint, as
+    OpenGeoMesh's endpoints are: what the framework and its hop to a worker thread cost."""
+    floor = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @floor.get("/{path:path}")
+    def captured(request: Request) -> Response:
+        target = request.scope["raw_path"].decode("latin-1")
+        if request.scope["query_string"]:
+            target += "?" + request.scope["query_string"].decode("latin-1")
+        status, media, body = _RESPONSES.get(target, _MISSING)
+        return Response(body, status, media_type=media.decode())
+
+    return floor
+
+
+floor = _floor()

@@ -377,17 +377,20 @@ def pygeoapi(
 
 
 def memory_limit(
-    work: Path, responses: dict[str, tuple[int, bytes, bytes]], workers: int
+    work: Path,
+    responses: dict[str, tuple[int, bytes, bytes]],
+    workers: int,
+    app: str = "memory_app:app",
 ) -> Process:
-    """Our uvicorn serving ``responses`` (target → status, media type, body) from memory."""
+    """Our uvicorn serving ``responses`` (target → status, media type, body) from memory
+    (``app``: the bare ASGI app, or ``memory_app:floor`` through FastAPI)."""
     captured = work / "memory-responses.pickle"
     responses.setdefault("/", (200, b"text/plain", b"ok"))
     captured.write_bytes(pickle.dumps(responses))
     env = {**cli_env(), "OGM_BENCH_RESPONSES": str(captured)}
-    args = uvicorn_args(
-        Path(sys.executable), "memory_app:app", workers, "--app-dir", str(BENCH_DIR)
-    )
-    return Process("memory", args, work / "memory-server.log", env=env)
+    args = uvicorn_args(Path(sys.executable), app, workers, "--app-dir", str(BENCH_DIR))
+    name = app.rpartition(":")[2]
+    return Process(name, args, work / f"{name}-server.log", env=env)
 
 
 def describe_pygeoapi(python: Path) -> dict[str, Any]:
