@@ -189,7 +189,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--seconds", type=float, help="per measured wrk run")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--render", type=Path, help="only write the report from a results file of a past run"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        quick = results["plan"]["quick"]
+        target = args.out or (
+            BENCH_DIR / ".work" / "compare-quick.md" if quick else ROOT / "docs" / "benchmarks.md"
+        )
+        compare_report.write(target, compare_report.render(results), whole=quick)
+        return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = QUICK if args.quick else Plan()
     if args.rounds:

@@ -47,6 +47,15 @@ def _rps(rows: dict[str, Any], system: str, scenario: str) -> float | None:
     return row["per_second"] if row and row["requests"] else None
 
 
+def _bound(rows: dict[str, Any], system: str, scenario: str) -> float | None:
+    """For a row in which no request finished (without errors): the rate it stayed below,
+    one request per round."""
+    row = rows.get(system, {}).get(scenario)
+    if row is None or row["requests"] or row["errors"] or not row["seconds"]:
+        return None
+    return float(row["rounds"]) / row["seconds"]
+
+
 def ratio(rows: dict[str, Any], ours: str, theirs: str, scenario: str) -> float | None:
     mine, other = _rps(rows, ours, scenario), _rps(rows, theirs, scenario)
     return mine / other if mine and other else None
@@ -65,6 +74,15 @@ def goals(results: dict[str, Any]) -> list[list[str]]:
         for ours, theirs in THEIRS.items():
             value = ratio(rows, ours, theirs, scenario)
             why = verdicts.get(theirs, {}).get(scenario, "ok")
+            bound = _bound(rows, theirs, scenario)
+            mine = _rps(rows, ours, scenario)
+            if value is None and bound is not None and mine is not None:
+                parts.append(
+                    f"{SYSTEM_TEXT[ours]}: {mine:.0f} vs < {bound:.2f} req/s (no request of "
+                    f"{SYSTEM_TEXT[theirs]} finished within a run) = > {mine / bound:.0f}×"
+                )
+                oks.append(mine / bound >= 3)
+                continue
             if value is None:
                 parts.append(f"{SYSTEM_TEXT[ours]}: no comparison ({why})")
                 continue
@@ -175,6 +193,12 @@ def requests_table(results: dict[str, Any]) -> list[list[str]]:
             row = rows.get(system, {}).get(scenario)
             why = verdicts.get(system, {}).get(scenario, "ok")
             first = [text.format(**names), SYSTEM_TEXT[system]]
+            bound = _bound(rows, system, scenario)
+            if row is not None and bound is not None:
+                note = f"no request finished within {results['plan']['seconds']:.0f} s"
+                rss = f"{row['peak_rss_mib']:.0f}"
+                out.append([*first, f"< {bound:.2f}", "–", "–", rss, "–", "0%", note])
+                continue
             if row is None or not row["requests"]:
                 out.append([*first, "–", "–", "–", "–", "–", "–", why if why != "ok" else "–"])
                 continue
