@@ -238,7 +238,9 @@ def render(results: dict[str, Any]) -> str:
         f"Run with `make bench-compare` on {m['date']}: {m['cpu']}, {m['cores']}, {m['ram']}, "
         f"{m['os']}, Python {m['python']}, PostgreSQL {results['postgres']}, pygeoapi "
         f"{v['pygeoapi']}, uvicorn {v['uvicorn']} for all, commit {m['commit']}; load average at "
-        f"the start {m['load']}; {results['runtime_s'] / 60:.0f} minutes in all.",
+        f"the start {m['load']}; {results['runtime_s'] / 60:.0f} minutes in all. Raw numbers: "
+        "`bench/.work/compare-results.json` (`bench/compare.py --render FILE` writes this "
+        "section again from such a file).",
         "",
         f"Every system runs under uvicorn (httptools, access log on) with {plan['workers']} "
         "workers on 127.0.0.1: OpenGeoMesh with `opengeomesh serve --workers "

@@ -50,6 +50,10 @@ def render(results: dict[str, Any]) -> str:
         "`bench/.work/results.json`.",
         "Medians are quoted, with p90/p99 where the tail matters; all rows come from one run,",
         "measured side by side, because the machine is noisy.",
+        "The sections at the end come from other commands and are kept when this one rewrites",
+        "the file: `make bench-scale` (PostgreSQL, one and two workers) and `make bench-compare`",
+        "(side by side with pygeoapi and the in-memory limit; `bench/compare.py --quick` for a",
+        "trial).",
         "",
     ]
     if plan["quick"]:
