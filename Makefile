@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run serve test lint assets bench bench-scale clean
+.PHONY: run serve test lint assets bench bench-scale bench-compare clean
 
 # The browser assets of the web workspace (OpenLayers and our map code), bundled by esbuild into
 # the package's static files; rebuilt when the lock file or the client code changes.
@@ -46,6 +46,11 @@ bench: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py
+
+# OpenGeoMesh against pygeoapi 0.21 and the in-memory limit (installs pygeoapi, wrk and
+# mod_spatialite when missing; about 20 minutes): bench/compare.py, --quick for a trial.
+bench-compare: $(STAMP)
+	$(BIN)/python bench/compare.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules $(DIST) tests/artifacts

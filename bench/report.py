@@ -50,6 +50,10 @@ def render(results: dict[str, Any]) -> str:
         "`bench/.work/results.json`.",
         "Medians are quoted, with p90/p99 where the tail matters; all rows come from one run,",
         "measured side by side, because the machine is noisy.",
+        "The sections at the end come from other commands and are kept when this one rewrites",
+        "the file: `make bench-scale` (PostgreSQL, one and two workers) and `make bench-compare`",
+        "(side by side with pygeoapi and the in-memory limit; `bench/compare.py --quick` for a",
+        "trial).",
         "",
     ]
     if plan["quick"]:
@@ -508,10 +512,20 @@ SCALE_BEGIN = "<!-- scale-out: begin -->"
 SCALE_END = "<!-- scale-out: end -->"
 
 
+# The sections other commands write (bench/scale.py, bench/compare.py and the notes on its
+# optimisations): kept, in this order, when ``make bench`` rewrites the report.
+KEPT_SECTIONS = (
+    (SCALE_BEGIN, SCALE_END),
+    ("<!-- compare: begin -->", "<!-- compare: end -->"),
+    ("<!-- compare-notes: begin -->", "<!-- compare-notes: end -->"),
+)
+
+
 def keep_scale_section(text: str, path: Path) -> str:
-    """``text`` followed by the scale-out section already in ``path`` (from bench/scale.py)."""
+    """``text`` followed by the sections of other commands already in ``path``."""
     previous = path.read_text() if path.is_file() else ""
-    start, end = previous.find(SCALE_BEGIN), previous.find(SCALE_END)
-    if start < 0 or end < start:
-        return text
-    return text.rstrip("\n") + "\n\n" + previous[start : end + len(SCALE_END)] + "\n"
+    for begin, end_marker in KEPT_SECTIONS:
+        start, end = previous.find(begin), previous.find(end_marker)
+        if 0 <= start < end:
+            text = text.rstrip("\n") + "\n\n" + previous[start : end + len(end_marker)] + "\n"
+    return text

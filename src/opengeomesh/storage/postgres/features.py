@@ -146,7 +146,9 @@ class PgFeatureStore:
             f"SELECT {SELECT} FROM {table_name(collection.key)} f{text}"
             f" ORDER BY f.fid {order} LIMIT %s OFFSET %s"
         )
-        with self._db.snapshot() as conn:
+        # Only a filtered page may need a second statement (its count): an unfiltered one is
+        # a single statement and needs no read transaction (three round trips fewer per page).
+        with self._db.snapshot() if query.filtered else self._db.connection() as conn:
             rows = conn.execute(statement, (*args, limit + 1, query.offset)).fetchall()
             if cursor is None and len(rows) <= limit and (rows or query.offset == 0):
                 matched: int | None = query.offset + len(rows)  # the last page: no count needed
