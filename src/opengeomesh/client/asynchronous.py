@@ -166,6 +166,10 @@ class AsyncClient:
             for feature in page.features:
                 yield feature
 
+    async def describe_collection(self, collection_id: str) -> dict[str, Any]:
+        """The OGC API description of a collection (extent, links, numberOfFeatures)."""
+        return await self.send(calls.describe_collection(collection_id))
+
     async def get_feature(self, collection_id: str, feature_id: str | int) -> dict[str, Any]:
         return await self.send(calls.feature(collection_id, feature_id))
 

@@ -212,6 +212,12 @@ def next_page(base_url: httpx.URL, url: str) -> Call[m.FeaturePage]:
     return Call("GET", url, _one(m.FeaturePage), headers=_GEOJSON_FIRST)
 
 
+def describe_collection(collection_id: str) -> Call[dict[str, Any]]:
+    """The OGC API description of a collection: also of a share received and mounted (ocm-N),
+    which the management API does not list."""
+    return Call("GET", f"/collections/{_seg(collection_id)}", _json)
+
+
 def feature(collection_id: str, feature_id: str | int) -> Call[dict[str, Any]]:
     url = f"/collections/{_seg(collection_id)}/items/{_seg(feature_id)}"
     return Call("GET", url, _json, headers=_GEOJSON_FIRST)

@@ -160,6 +160,10 @@ class Client:
         for page in self.iter_pages(collection_id, **query):
             yield from page.features
 
+    def describe_collection(self, collection_id: str) -> dict[str, Any]:
+        """The OGC API description of a collection (extent, links, numberOfFeatures)."""
+        return self.send(calls.describe_collection(collection_id))
+
     def get_feature(self, collection_id: str, feature_id: str | int) -> dict[str, Any]:
         return self.send(calls.feature(collection_id, feature_id))
 
