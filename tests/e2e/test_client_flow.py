@@ -3,12 +3,17 @@ accept, then share, accept, read through the mount page by page, change the perm
 revoke. The async client does the same gestures for a decline."""
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import orjson
 import pytest
 
 from opengeomesh import samples
-from opengeomesh.client import AsyncClient, Client, InvalidInput, NotFound
+from opengeomesh.client import AsyncClient, Client, InvalidInput, NotFound, ReceivedShare
 from tests.e2e.client_orgs import ClientOrgs, client_orgs
 from tests.e2e.orgs import eventually
 
@@ -105,3 +110,61 @@ def test_the_async_client_declines(client_orgs: ClientOrgs) -> None:
                 await frank.accept_share(offered[0].id)
 
     asyncio.run(flow())
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mount_shared_layers.py"
+
+
+def run_example(b_url: str, token: str, out: Path, *accept_from: str) -> list[str]:
+    """docs/integration.md's worked example, one pass, as a vendor would run it."""
+    trusted = [option for host in accept_from for option in ("--accept-from", host)]
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--once", "--out", str(out), *trusted],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OGM_SERVER": b_url, "OGM_TOKEN": token},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def offered(frank: Client) -> list[ReceivedShare]:
+    return [s for s in frank.list_received_shares() if s.name == "Incident sectors"]
+
+
+@pytest.mark.e2e
+def test_the_worked_example_mounts_what_is_shared(client_orgs: ClientOrgs, tmp_path: Path) -> None:
+    a, b = client_orgs.a, client_orgs.b
+    out = tmp_path / "layers"
+    with Client(a.url, client_orgs.erin) as erin, Client(b.url, client_orgs.frank) as frank:
+        if not erin.list_contacts():  # run alone: meet first
+            frank.accept_invite(erin.create_invite().invite)
+        erin.create_collection("sectors", title="Incident sectors")
+        erin.import_features("sectors", orjson.dumps(samples.incident_sectors()))
+        share = erin.create_share("sectors", f"frank@{b.host}")
+
+        # a server the product does not trust: the share is left pending
+        assert run_example(b.url, client_orgs.frank, out, "maps.elsewhere.example") == []
+        assert [s.state for s in offered(frank)] == ["pending"]
+
+        did = run_example(b.url, client_orgs.frank, out, a.host)
+        [mounted] = offered(frank)
+        assert did == [
+            f"accepted Incident sectors from erin@{a.host}",
+            f"mounted Incident sectors as {mounted.collection}"
+            f" ({len(samples.incident_sectors()['features'])} features)",
+        ]
+        listing = json.loads((out / "layers.json").read_text())
+        assert listing[mounted.collection]["url"] == mounted.mount_url
+        copied = json.loads((out / f"{mounted.collection}.geojson").read_text())["features"]
+        assert copied == list(erin.iter_features("sectors"))
+        assert run_example(b.url, client_orgs.frank, out, a.host) == []  # nothing new
+
+        erin.revoke_share(share.id)
+        assert eventually(lambda: offered(frank) == [])
+        assert run_example(b.url, client_orgs.frank, out) == [
+            "removed Incident sectors: the share ended"
+        ]
+        assert json.loads((out / "layers.json").read_text()) == {}
+        assert not (out / f"{mounted.collection}.geojson").exists()
