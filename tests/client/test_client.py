@@ -114,6 +114,17 @@ def test_paging_follows_next_links(world: World, connect: Connect) -> None:
     with pytest.raises(InvalidInput) as bad:
         bob.features_page("hydrants", filter="name = ")
     assert bad.value.parameter == "filter"
+    timed = list(bob.iter_features("sectors", datetime="2026-11-28T06:34:00Z", limit=2))
+    assert 0 < len(timed) < len(list(bob.iter_features("sectors")))
+    near = bob.features_page(
+        "hydrants",
+        filter="S_INTERSECTS(geometry, BBOX(9.9,51.5,9.94,51.54))",
+        filter_lang="cql2-text",
+        limit=1000,
+    )
+    assert [f["id"] for f in near.features] == [f["id"] for f in inside]
+    with pytest.raises(TypeError, match="limt"):
+        bob.features_page("hydrants", limt=5)  # type: ignore[call-arg]
 
 
 def answering(status: int, body: dict[str, Any], **headers: str) -> httpx.MockTransport:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, Unpack
 
 import httpx
 
 from opengeomesh.client import calls
 from opengeomesh.client import models as m
-from opengeomesh.client.calls import Body, Call
+from opengeomesh.client.calls import Body, Call, FeatureQuery
 from opengeomesh.client.errors import ServerUnreachable
 
 T = TypeVar("T")
@@ -145,12 +145,16 @@ class AsyncClient:
 
     # --- features -----------------------------------------------------------------------------
 
-    async def features_page(self, collection_id: str, **query: Any) -> m.FeaturePage:
+    async def features_page(
+        self, collection_id: str, **query: Unpack[FeatureQuery]
+    ) -> m.FeaturePage:
         """The first page of features; ``query``: limit, bbox, datetime, filter, filter_lang,
-        crs."""
-        return await self.send(calls.features(collection_id, **query))
+        crs (``FeatureQuery``)."""
+        return await self.send(calls.features(collection_id, query))
 
-    async def iter_pages(self, collection_id: str, **query: Any) -> AsyncIterator[m.FeaturePage]:
+    async def iter_pages(
+        self, collection_id: str, **query: Unpack[FeatureQuery]
+    ) -> AsyncIterator[m.FeaturePage]:
         """Every page of features, following ``next`` links."""
         page = await self.features_page(collection_id, **query)
         yield page

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, Generic, TypedDict, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -177,25 +177,35 @@ def ungrant(collection_id: str, subject: str) -> Call[None]:
 # --- features (OGC API – Features) ------------------------------------------------------------
 
 
-def features(
-    collection_id: str,
-    limit: int | None = None,
-    bbox: tuple[float, ...] | None = None,
-    datetime: str | None = None,
-    filter: str | None = None,
-    filter_lang: str | None = None,
-    crs: str | None = None,
-) -> Call[m.FeaturePage]:
+class FeatureQuery(TypedDict, total=False):
+    """The parameters of an items request (OGC API – Features Parts 1 to 3)."""
+
+    limit: int
+    bbox: tuple[float, ...]  # 4 or 6 numbers
+    datetime: str  # an instant or interval, RFC 3339, '..' open
+    filter: str  # CQL2
+    filter_lang: str  # cql2-text (the default) or cql2-json
+    crs: str  # the CRS of the answer's coordinates
+
+
+def features(collection_id: str, query: FeatureQuery) -> Call[m.FeaturePage]:
     """The first page of a collection's features (``/collections/{id}/items``)."""
-    params: dict[str, str | int] = _set(
-        limit=limit,
-        bbox=",".join(str(v) for v in bbox) if bbox is not None else None,
-        datetime=datetime,
-        filter=filter,
-        crs=crs,
-    )
-    if filter_lang is not None:
-        params["filter-lang"] = filter_lang
+    unknown = set(query) - set(FeatureQuery.__annotations__)
+    if unknown:
+        raise TypeError(f"not a parameter of items: {', '.join(sorted(unknown))}")
+    params: dict[str, str | int] = {}
+    if (limit := query.get("limit")) is not None:
+        params["limit"] = limit
+    if (bbox := query.get("bbox")) is not None:
+        params["bbox"] = ",".join(str(v) for v in bbox)
+    for name, text in (
+        ("datetime", query.get("datetime")),
+        ("filter", query.get("filter")),
+        ("filter-lang", query.get("filter_lang")),
+        ("crs", query.get("crs")),
+    ):
+        if text is not None:
+            params[name] = text
     url = f"/collections/{_seg(collection_id)}/items"
     return Call("GET", url, _one(m.FeaturePage), params=params, headers=_GEOJSON_FIRST)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, Unpack
 
 import httpx
 
 from opengeomesh.client import calls
 from opengeomesh.client import models as m
-from opengeomesh.client.calls import Body, Call
+from opengeomesh.client.calls import Body, Call, FeatureQuery
 from opengeomesh.client.errors import ServerUnreachable
 
 T = TypeVar("T")
@@ -142,12 +142,14 @@ class Client:
 
     # --- features -----------------------------------------------------------------------------
 
-    def features_page(self, collection_id: str, **query: Any) -> m.FeaturePage:
+    def features_page(self, collection_id: str, **query: Unpack[FeatureQuery]) -> m.FeaturePage:
         """The first page of features; ``query``: limit, bbox, datetime, filter, filter_lang,
-        crs."""
-        return self.send(calls.features(collection_id, **query))
+        crs (``FeatureQuery``)."""
+        return self.send(calls.features(collection_id, query))
 
-    def iter_pages(self, collection_id: str, **query: Any) -> Iterator[m.FeaturePage]:
+    def iter_pages(
+        self, collection_id: str, **query: Unpack[FeatureQuery]
+    ) -> Iterator[m.FeaturePage]:
         """Every page of features, following ``next`` links."""
         page = self.features_page(collection_id, **query)
         yield page
@@ -155,7 +157,9 @@ class Client:
             page = self.send(calls.next_page(self.base_url, page.next))
             yield page
 
-    def iter_features(self, collection_id: str, **query: Any) -> Iterator[dict[str, Any]]:
+    def iter_features(
+        self, collection_id: str, **query: Unpack[FeatureQuery]
+    ) -> Iterator[dict[str, Any]]:
         """Every feature (GeoJSON), page after page."""
         for page in self.iter_pages(collection_id, **query):
             yield from page.features
