@@ -181,7 +181,7 @@ def test_an_unreachable_server_is_named() -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"
     with Client(nowhere, "t", timeout=2) as ogm, pytest.raises(ServerUnreachable) as down:
         ogm.me()
-    assert "/manage/me" in str(down.value)
+    assert f"GET {nowhere}/manage/me: " in str(down.value)
 
 
 @pytest.mark.parametrize(

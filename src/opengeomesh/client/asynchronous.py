@@ -12,7 +12,6 @@ import httpx
 from opengeomesh.client import calls
 from opengeomesh.client import models as m
 from opengeomesh.client.calls import Body, Call, FeatureQuery
-from opengeomesh.client.errors import ServerUnreachable
 
 T = TypeVar("T")
 
@@ -67,9 +66,7 @@ class AsyncClient:
                 headers=call.headers,
             )
         except httpx.TransportError as exc:
-            raise ServerUnreachable(
-                f"{call.method} {call.url}: {exc or type(exc).__name__}"
-            ) from exc
+            raise call.unreachable(self.base_url, exc) from exc
         return call.result(response)
 
     # --- the signed-in user -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 from opengeomesh import __version__
 from opengeomesh.client import models as m
-from opengeomesh.client.errors import ClientError, error_for
+from opengeomesh.client.errors import ClientError, ServerUnreachable, error_for
 
 T = TypeVar("T")
 GEOJSON = "application/geo+json"
@@ -31,6 +31,13 @@ class Call(Generic[T]):
     json: Any = None
     content: Body | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+    def unreachable(self, base_url: httpx.URL, exc: httpx.TransportError) -> ServerUnreachable:
+        """The error for a request that got no answer, naming the URL it went to."""
+        url = (
+            self.url if "://" in self.url else f"{str(base_url).rstrip('/')}/{self.url.lstrip('/')}"
+        )
+        return ServerUnreachable(f"{self.method} {url}: {exc or type(exc).__name__}")
 
     def result(self, response: httpx.Response) -> T:
         """The answer read, or the error it stands for."""
