@@ -34,8 +34,8 @@ serve: $(STAMP) $(ASSETS)
 	$(BIN)/opengeomesh serve --data var/run --sample
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
 test: lint $(ASSETS)

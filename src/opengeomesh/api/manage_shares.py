@@ -162,6 +162,7 @@ def list_shares(request: Request, caller: CurrentCaller) -> list[ShareOut]:
 
 
 def get_share(request: Request, caller: CurrentCaller, share_id: int = ShareId) -> ShareOut:
+    """One of your shares: its state, and whether it still waits to be delivered."""
     services = services_of(request)
     return _share(services, services.federation.sharing.get(caller, share_id))
 
@@ -194,6 +195,7 @@ def list_received(request: Request, caller: CurrentCaller) -> list[ReceivedOut]:
 
 
 def get_received(request: Request, caller: CurrentCaller, share_id: int = ShareId) -> ReceivedOut:
+    """One share you received, with its collection's URL here once accepted."""
     inbox = services_of(request).federation.inbox
     return _received(request, inbox.get(caller, share_id))
 
@@ -246,5 +248,6 @@ def put_rule(
 def delete_rule(
     collection_id: str, domain: str, request: Request, caller: CurrentCaller
 ) -> Response:
+    """Remove a sharing rule of a collection (operators only)."""
     services_of(request).federation.sharing.remove_rule(caller, collection_id, domain)
     return Response(status_code=204)

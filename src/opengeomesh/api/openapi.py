@@ -43,7 +43,10 @@ RESPONSES = {
     "TooLarge": _problem("The request body is over the limit"),
     "PeerFailed": _problem("Another server could not be reached or answered unusably"),
     "PeerTimeout": _problem("Another server did not answer in time"),
-    "Busy": _problem("Busy with other work; try again after Retry-After seconds"),
+    "Busy": {
+        **_problem("Busy with other work; try again after Retry-After seconds"),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 0}}},
+    },
 }
 
 
@@ -185,6 +188,8 @@ LINKS = {"type": "array", "items": _ref("schemas", "Link")}
 SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
+        "description": "Problem details (RFC 9457): why a request failed",
+        "required": ["type", "title", "status", "detail"],
         "properties": {
             "type": {"type": "string"},
             "title": {"type": "string"},

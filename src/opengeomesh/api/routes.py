@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.responses import StreamingResponse
 
 from opengeomesh.api import (
     manage,
@@ -59,7 +60,14 @@ IMPORT_BODY = {
         },
     }
 }
-EXPORT_RESPONSE = {200: {"content": {"application/geo+json": {"schema": {"type": "object"}}}}}
+EXPORT_RESPONSE = {
+    200: {
+        "description": "Every feature, as one FeatureCollection",
+        "content": {
+            "application/geo+json": {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}
+        },
+    }
+}
 
 OGC_ROUTES = [
     Route("/", ogc.landing_page, READ, "Landing page"),
@@ -170,7 +178,7 @@ MANAGE_ROUTES = [
         manage.export_features,
         READ,
         "Export features as GeoJSON",
-        extra={"responses": EXPORT_RESPONSE},
+        extra={"responses": EXPORT_RESPONSE, "response_class": StreamingResponse},
     ),
     Route(
         "/manage/collections/{collection_id}/changes",
@@ -346,6 +354,7 @@ def install_routes(app: FastAPI) -> None:
             methods=methods,
             summary=route.summary,
             tags=[MANAGE_TAG],
+            operation_id=route.endpoint.__name__,  # what generated clients name the call
             **options,
         )
         if "HEAD" in route.methods:  # answered like GET; described once, under GET

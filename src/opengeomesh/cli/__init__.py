@@ -2,7 +2,8 @@
 
 Commands work on the database directly (``--data DIR`` or ``--database-url``); those that act
 for a user take ``--user NAME``. Without ``--user``, a command acts as the operator who holds
-the data directory.
+the data directory. A user's gestures (collections, invites, contacts, shares) can instead go
+to a running server with ``--server URL --token TOKEN`` (cli/remote.py, the client library).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opengeomesh.accounts.models import Caller, User
+from opengeomesh.client import ApiError, ClientError
 from opengeomesh.config import Settings, load_settings
 from opengeomesh.errors import OpenGeoMeshError
 from opengeomesh.services import Services, open_services
@@ -82,6 +84,12 @@ def main() -> None:
         app()
     except OpenGeoMeshError as exc:
         err.print(f"error: {exc.detail}", style="red")
+        sys.exit(2)
+    except ApiError as exc:  # a server's refusal, in the words the direct mode uses
+        err.print(f"error: {exc.detail or exc}", style="red")
+        sys.exit(2)
+    except ClientError as exc:
+        err.print(f"error: {exc}", style="red")
         sys.exit(2)
     except OSError as exc:
         err.print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), style="red")

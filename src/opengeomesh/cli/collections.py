@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +33,9 @@ from opengeomesh.cli import (
     err,
     out,
 )
+from opengeomesh.cli.remote import ServerOpt, TokenOpt, local_user, remote, server_url
+from opengeomesh.client import Client
+from opengeomesh.client import Conflict as ConflictThere
 from opengeomesh.errors import Conflict
 from opengeomesh.features.encoding import geojson_chunks
 from opengeomesh.features.importing import format_for
@@ -42,7 +45,7 @@ from opengeomesh.services import Services
 @collection_app.command("create")
 def collection_create(
     collection_id: Annotated[str, typer.Argument(metavar="ID")],
-    user: Annotated[str, typer.Option("--user", help="Owner of the new collection")],
+    user: Annotated[str | None, typer.Option("--user", help="Owner of the new collection")] = None,
     data: DataOpt = None,
     database_url: DbOpt = None,
     title: str = "",
@@ -51,11 +54,25 @@ def collection_create(
     temporal_property: Annotated[
         str | None, typer.Option(help="Property holding each feature's time")
     ] = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Create an empty collection."""
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            client.create_collection(
+                collection_id,
+                title=title,
+                description=description,
+                public=public,
+                temporal_property=temporal_property,
+            )
+        out.print(f"collection {collection_id} created")
+        return
     with _services(data, database_url) as services:
         services.catalog.create(
-            _caller(services, user),
+            _caller(services, local_user(user)),
             collection_id,
             title=title,
             description=description,
@@ -76,8 +93,24 @@ def collection_import(
     title: str = "",
     public: bool = False,
     temporal_property: Annotated[str | None, typer.Option()] = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Add the features of a file to a collection: all of them, or none if one is bad."""
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            if create:
+                with suppress(ConflictThere):  # it exists: add to it
+                    client.create_collection(
+                        collection_id,
+                        title=title,
+                        public=public,
+                        temporal_property=temporal_property,
+                    )
+            count = _send_file(client, collection_id, file)
+        out.print(f"imported {count} features into {collection_id}")
+        return
     with _services(data, database_url) as services:
         caller = _caller(services, user)
         if create:
@@ -93,6 +126,18 @@ def collection_import(
                 )
         count = _import(services, caller, collection_id, file)
     out.print(f"imported {count} features into {collection_id}")
+
+
+def _send_file(client: Client, collection_id: str, file: Path) -> int:
+    """Import through a server: the file is streamed as the request body."""
+    if str(file) == "-":
+        return client.import_features(collection_id, sys.stdin.buffer).imported
+    if not file.is_file():
+        raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
+    newline_delimited = format_for(name=file.name) is not None
+    media_type = "application/x-ndjson" if newline_delimited else "application/geo+json"
+    with file.open("rb") as stream:
+        return client.import_features(collection_id, stream, media_type).imported
 
 
 def _import(services: Services, caller: Caller, collection_id: str, file: Path) -> int:
@@ -162,40 +207,64 @@ def collection_export(
     data: DataOpt = None,
     database_url: DbOpt = None,
     user: UserOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Write a collection's features as one GeoJSON FeatureCollection."""
-    with _services(data, database_url) as services:
-        _, features = services.catalog.export(_caller(services, user), collection_id)
-        if str(file) == "-":
-            for chunk in geojson_chunks(features):
-                sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
-            return
-        partial = file.with_name(file.name + ".partial")
-        try:
-            with partial.open("wb") as target:
-                for chunk in geojson_chunks(features):
-                    target.write(chunk)
-            partial.replace(file)
-        finally:
-            partial.unlink(missing_ok=True)
-    err.print(f"exported {collection_id} to {file}")
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            _write(iter([client.export_features(collection_id)]), file)
+    else:
+        with _services(data, database_url) as services:
+            _, features = services.catalog.export(_caller(services, user), collection_id)
+            _write(geojson_chunks(features), file)
+    if str(file) != "-":
+        err.print(f"exported {collection_id} to {file}")
+
+
+def _write(chunks: Iterator[bytes], file: Path) -> None:
+    """To standard output, or to ``file`` whole (a partial file is never left behind)."""
+    if str(file) == "-":
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return
+    partial = file.with_name(file.name + ".partial")
+    try:
+        with partial.open("wb") as target:
+            for chunk in chunks:
+                target.write(chunk)
+        partial.replace(file)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @collection_app.command("list")
-def collection_list(data: DataOpt = None, database_url: DbOpt = None, user: UserOpt = None) -> None:
-    """List collections (those a user may read, with --user)."""
-    with _services(data, database_url) as services:
-        table = Table("id", "title", "owner", "features", "public", "access")
-        for found, access in services.catalog.visible(_caller(services, user)):
-            table.add_row(
-                found.id,
-                found.title,
-                found.owner_name,
-                str(found.feature_count),
-                "yes" if found.public else "",
-                access.name.lower(),
-            )
+def collection_list(
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    user: UserOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """List collections (those a user may read, with --user or --server)."""
+    url = server_url(server, data, database_url)
+    table = Table("id", "title", "owner", "features", "public", "access")
+    if url is not None:
+        with remote(url, token, user) as client:
+            rows = [
+                (c.id, c.title, c.owner, c.features, c.public, c.access)
+                for c in client.list_collections()
+            ]
+    else:
+        with _services(data, database_url) as services:
+            rows = [
+                (c.id, c.title, c.owner_name, c.feature_count, c.public, a.name.lower())
+                for c, a in services.catalog.visible(_caller(services, user))
+            ]
+    for found_id, title, owner, count, public, access in rows:
+        table.add_row(found_id, title, owner, str(count), "yes" if public else "", access)
     out.print(table)
 
 
@@ -205,8 +274,16 @@ def collection_delete(
     data: DataOpt = None,
     database_url: DbOpt = None,
     user: UserOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Delete a collection and all its features."""
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            client.delete_collection(collection_id)
+        out.print(f"collection {collection_id} deleted")
+        return
     with _services(data, database_url) as services:
         services.catalog.delete(_caller(services, user), collection_id)
     out.print(f"collection {collection_id} deleted")
@@ -221,8 +298,18 @@ def collection_update(
     title: str | None = None,
     description: str | None = None,
     public: Annotated[bool | None, typer.Option("--public/--private")] = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Change a collection's title, description or public reading."""
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            client.update_collection(
+                collection_id, title=title, description=description, public=public
+            )
+        out.print(f"collection {collection_id} updated")
+        return
     with _services(data, database_url) as services:
         services.catalog.update(
             _caller(services, user),
@@ -242,8 +329,16 @@ def collection_grant(
     data: DataOpt = None,
     database_url: DbOpt = None,
     user: UserOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Give a local user or group read or write access."""
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            client.grant(collection_id, subject, permission)
+        out.print(f"{subject} may {permission} {collection_id}")
+        return
     with _services(data, database_url) as services:
         services.catalog.grant(_caller(services, user), collection_id, subject, permission)
     out.print(f"{subject} may {permission} {collection_id}")
@@ -256,8 +351,16 @@ def collection_ungrant(
     data: DataOpt = None,
     database_url: DbOpt = None,
     user: UserOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Take a local grant back."""
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            client.ungrant(collection_id, subject)
+        out.print(f"{subject} no longer holds a grant on {collection_id}")
+        return
     with _services(data, database_url) as services:
         services.catalog.ungrant(_caller(services, user), collection_id, subject)
     out.print(f"{subject} no longer holds a grant on {collection_id}")
@@ -270,18 +373,22 @@ def collection_changes(
     data: DataOpt = None,
     database_url: DbOpt = None,
     user: UserOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Who changed which feature of a collection, and when."""
-    with _services(data, database_url) as services:
-        changes = services.editing.changes(_caller(services, user), collection_id, limit=limit)
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            rows = [
+                (c.seq, c.at, c.actor, c.action, c.feature_id, c.version)
+                for c in client.list_changes(collection_id, limit=limit)
+            ]
+    else:
+        with _services(data, database_url) as services:
+            changes = services.editing.changes(_caller(services, user), collection_id, limit=limit)
+        rows = [(seq, c.at, c.actor, c.action.value, c.feature_id, c.version) for seq, c in changes]
     table = Table("seq", "at", "actor", "action", "feature", "version")
-    for seq, change in changes:
-        table.add_row(
-            str(seq),
-            change.at.isoformat(),
-            change.actor,
-            change.action.value,
-            change.feature_id,
-            str(change.version),
-        )
+    for seq, at, actor, action, feature_id, version in rows:
+        table.add_row(str(seq), at.isoformat(), actor, action, feature_id, str(version))
     out.print(table)

@@ -8,7 +8,7 @@ from rich.table import Table
 from opengeomesh.cli import (
     DataOpt,
     DbOpt,
-    UserReq,
+    UserOpt,
     _caller,
     _services,
     contact_app,
@@ -18,56 +18,111 @@ from opengeomesh.cli import (
     out,
     peer_app,
 )
+from opengeomesh.cli.remote import ServerOpt, TokenOpt, local_user, remote, server_url
 
 
 @invite_app.command("create")
-def invite_create(user: UserReq, data: DataOpt = None, database_url: DbOpt = None) -> None:
+def invite_create(
+    user: UserOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
     """Make a single-use invite; give the invite string to the person you invite."""
-    with _services(data, database_url) as services:
-        issued = services.federation.invites.create(_caller(services, user))
-    err.print(f"invite {issued.invite.id} of {user}, valid until {issued.invite.expires}")
-    err.print(f"link: {issued.link}")
-    print(issued.invite_string)
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            made = client.create_invite()
+            user = client.me().name if user is None else user
+        invite_id, expires, link, text = made.id, made.expires, made.link, made.invite
+    else:
+        with _services(data, database_url) as services:
+            issued = services.federation.invites.create(_caller(services, local_user(user)))
+        invite_id, expires = issued.invite.id, issued.invite.expires
+        link, text = issued.link, issued.invite_string
+    err.print(f"invite {invite_id} of {user}, valid until {expires}")
+    err.print(f"link: {link}")
+    print(text)
 
 
 @invite_app.command("accept")
 def invite_accept(
-    invite: str, user: UserReq, data: DataOpt = None, database_url: DbOpt = None
+    invite: str,
+    user: UserOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Accept another server's invite: both servers record each other."""
-    with _services(data, database_url) as services:
-        invites = services.federation.invites
-        host, organisation = invites.preview(invite)
-        err.print(f"The invite comes from {organisation} ({host}).")
-        accepted = invites.accept(_caller(services, user), invite)
-    out.print(
-        f"{user} and {accepted.contact.name} <{accepted.contact.address}> of"
-        f" {accepted.organisation} are now contacts"
-    )
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            accepted = client.accept_invite(invite)
+            user = client.me().name if user is None else user
+        met, organisation = (accepted.contact.name, accepted.contact.address), accepted.organisation
+    else:
+        with _services(data, database_url) as services:
+            invites = services.federation.invites
+            host, organisation = invites.preview(invite)
+            err.print(f"The invite comes from {organisation} ({host}).")
+            done = invites.accept(_caller(services, local_user(user)), invite)
+        met, organisation = (done.contact.name, done.contact.address), done.organisation
+    out.print(f"{user} and {met[0]} <{met[1]}> of {organisation} are now contacts")
 
 
 @invite_app.command("list")
-def invite_list(user: UserReq, data: DataOpt = None, database_url: DbOpt = None) -> None:
+def invite_list(
+    user: UserOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
     """List a user's invites."""
-    with _services(data, database_url) as services:
-        table = Table("id", "created", "expires", "accepted by")
-        for found in services.federation.invites.of(_caller(services, user)):
-            table.add_row(
-                str(found.id),
-                found.created.isoformat(),
-                found.expires.isoformat(),
-                found.accepted_by or "",
-            )
+    url = server_url(server, data, database_url)
+    rows: list[tuple[str, ...]]
+    if url is not None:
+        with remote(url, token, user) as client:
+            found = client.list_invites()
+        rows = [
+            (str(i.id), i.created.isoformat(), i.expires.isoformat(), i.accepted_by or "")
+            for i in found
+        ]
+    else:
+        with _services(data, database_url) as services:
+            invites = services.federation.invites.of(_caller(services, local_user(user)))
+        rows = [
+            (str(i.id), i.created.isoformat(), i.expires.isoformat(), i.accepted_by or "")
+            for i in invites
+        ]
+    table = Table("id", "created", "expires", "accepted by")
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
 
 
 @contact_app.command("list")
-def contact_list(user: UserReq, data: DataOpt = None, database_url: DbOpt = None) -> None:
+def contact_list(
+    user: UserOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
     """List a user's contacts at other servers."""
-    with _services(data, database_url) as services:
-        table = Table("address", "name", "email")
-        for contact in services.federation.invites.contacts(_caller(services, user)):
-            table.add_row(contact.address, contact.name, contact.email)
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            rows = [(c.address, c.name, c.email) for c in client.list_contacts()]
+    else:
+        with _services(data, database_url) as services:
+            contacts = services.federation.invites.contacts(_caller(services, local_user(user)))
+        rows = [(c.address, c.name, c.email) for c in contacts]
+    table = Table("address", "name", "email")
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
 
 

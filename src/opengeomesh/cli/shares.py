@@ -14,13 +14,13 @@ from opengeomesh.cli import (
     DataOpt,
     DbOpt,
     UserOpt,
-    UserReq,
     _caller,
     _services,
     app,
     err,
     out,
 )
+from opengeomesh.cli.remote import ServerOpt, TokenOpt, local_user, remote, server_url
 from opengeomesh.ocm.models import ReceivedShare, SentShare
 from opengeomesh.services import Services
 
@@ -42,6 +42,17 @@ def _send_waiting(services: Services) -> None:
     waiting = [item for item in services.stores.shares.waiting() if item.attempts]
     for item in waiting:
         err.print(f"waiting to reach {item.host} (the server will retry): {item.last_error}")
+
+
+SENT: tuple[str, ...] = ("id", "collection", "sender", "share_with", "share_type")
+SENT += ("recipient_name", "permission", "state", "problem")
+RECEIVED: tuple[str, ...] = ("id", "state", "share_type", "recipient", "name", "sender")
+RECEIVED += ("sender_name", "permission", "collection", "remote_url")
+
+
+def _pick(row: dict[str, object], names: tuple[str, ...]) -> dict[str, object]:
+    """The members ``share list`` shows, as in the direct mode."""
+    return {name: row[name] for name in names}
 
 
 def _sent_row(share: SentShare) -> dict[str, object]:
@@ -77,25 +88,38 @@ def _received_row(share: ReceivedShare) -> dict[str, object]:
 def share_create(
     collection: str,
     address: Annotated[str, typer.Argument(help="Recipient: name@their-server")],
-    user: UserReq,
+    user: UserOpt = None,
     permission: Permission = "read",
     group: Annotated[bool, typer.Option("--group", help="The address names a group")] = False,
     data: DataOpt = None,
     database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Share a collection with a user (or --group) at another server."""
-    with _services(data, database_url) as services:
-        share = services.federation.share(
-            _caller(services, user), collection, address, permission, "group" if group else "user"
-        )
-        waiting = services.stores.shares.delivery_of(share.id)
-    if waiting is not None:
-        err.print(f"{share.recipient_host} cannot be reached now; the server will retry:")
-        err.print(f"  {waiting.last_error}")
-    recipient = f"{share.share_with} ({share.recipient_name})" if share.recipient_name else ""
+    share_type = "group" if group else "user"
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            made = client.create_share(
+                collection, address, permission=permission, share_type=share_type
+            )
+        row, last_error = made.model_dump(), made.delivery.last_error if made.delivery else None
+    else:
+        with _services(data, database_url) as services:
+            share = services.federation.share(
+                _caller(services, local_user(user)), collection, address, permission, share_type
+            )
+            waiting = services.stores.shares.delivery_of(share.id)
+        row, last_error = _sent_row(share), waiting.last_error if waiting else None
+    if last_error is not None:
+        host = str(row["share_with"]).rsplit("@", 1)[-1]
+        err.print(f"{host} cannot be reached now; the server will retry:")
+        err.print(f"  {last_error}")
+    recipient = f"{row['share_with']} ({row['recipient_name']})" if row["recipient_name"] else ""
     out.print(
-        f"share {share.id}: {collection} → {recipient or share.share_with},"
-        f" {permission}, {share.state}"
+        f"share {row['id']}: {collection} → {recipient or row['share_with']},"
+        f" {permission}, {row['state']}"
     )
 
 
@@ -106,14 +130,26 @@ def share_list(
     as_json: AsJson = False,
     data: DataOpt = None,
     database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
-    """List the shares a user sent (or, with --received, got); all of them without --user."""
-    with _services(data, database_url) as services:
-        caller = _caller(services, user)
-        if received:
-            rows = [_received_row(s) for s in services.federation.inbox.shares(caller)]
-        else:
-            rows = [_sent_row(s) for s in services.federation.sharing.shares(caller)]
+    """List the shares a user sent (or, with --received, got); all of them without --user
+    (with --server: those of the token's user; an operator's token sees all)."""
+    url = server_url(server, data, database_url)
+    rows: list[dict[str, object]]
+    if url is not None:
+        with remote(url, token, user) as client:
+            if received:
+                rows = [_pick(s.model_dump(), RECEIVED) for s in client.list_received_shares()]
+            else:
+                rows = [_pick(s.model_dump(), SENT) for s in client.list_shares()]
+    else:
+        with _services(data, database_url) as services:
+            caller = _caller(services, user)
+            if received:
+                rows = [_received_row(s) for s in services.federation.inbox.shares(caller)]
+            else:
+                rows = [_sent_row(s) for s in services.federation.sharing.shares(caller)]
     if as_json:
         print(orjson.dumps(rows).decode())
         return
@@ -135,62 +171,123 @@ def share_update(
     user: UserOpt = None,
     data: DataOpt = None,
     database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Change a share's permission: effective at once; the recipient's server is told."""
-    with _services(data, database_url) as services:
-        share = services.federation.sharing.update(_caller(services, user), share_id, permission)
-        _send_waiting(services)
-    out.print(f"share {share.id} is now {share.permission}")
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            now = client.update_share(share_id, permission).permission
+    else:
+        with _services(data, database_url) as services:
+            share = services.federation.sharing.update(
+                _caller(services, user), share_id, permission
+            )
+            _send_waiting(services)
+        now = share.permission
+    out.print(f"share {share_id} is now {now}")
 
 
 @share_app.command("revoke")
 def share_revoke(
-    share_id: int, user: UserOpt = None, data: DataOpt = None, database_url: DbOpt = None
+    share_id: int,
+    user: UserOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Revoke a share: its secret and tokens stop working now; the recipient's server is told."""
-    with _services(data, database_url) as services:
-        share = services.federation.sharing.revoke(_caller(services, user), share_id)
-        _send_waiting(services)
-    out.print(f"share {share.id} of {share.collection_id} with {share.share_with} is revoked")
-
-
-def _decide(share_id: int, user: str, data: DataOpt, database_url: DbOpt, accept: bool) -> None:
-    with _services(data, database_url) as services:
-        inbox = services.federation.inbox
-        share = inbox.decide(_caller(services, user), share_id, accept=accept)
-        _send_waiting(services)
-    if accept:
-        out.print(f"accepted: {share.name} from {share.sender}, now collection {share.mount_id}")
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            share = client.get_share(share_id)
+            client.revoke_share(share_id)
+        collection, share_with = share.collection, share.share_with
     else:
-        out.print(f"declined: {share.name} from {share.sender}")
+        with _services(data, database_url) as services:
+            revoked = services.federation.sharing.revoke(_caller(services, user), share_id)
+            _send_waiting(services)
+        collection, share_with = revoked.collection_id, revoked.share_with
+    out.print(f"share {share_id} of {collection} with {share_with} is revoked")
+
+
+def _decide(
+    share_id: int,
+    user: str | None,
+    data: DataOpt,
+    database_url: DbOpt,
+    remote_options: tuple[str | None, str | None],
+    accept: bool,
+) -> None:
+    url = server_url(remote_options[0], data, database_url)
+    if url is not None:
+        with remote(url, remote_options[1], user) as client:
+            decided = client.accept_share(share_id) if accept else client.decline_share(share_id)
+        name, sender, mount = decided.name, decided.sender, decided.collection
+    else:
+        with _services(data, database_url) as services:
+            inbox = services.federation.inbox
+            share = inbox.decide(_caller(services, local_user(user)), share_id, accept=accept)
+            _send_waiting(services)
+        name, sender, mount = share.name, share.sender, share.mount_id
+    if accept:
+        out.print(f"accepted: {name} from {sender}, now collection {mount}")
+    else:
+        out.print(f"declined: {name} from {sender}")
 
 
 @share_app.command("accept")
 def share_accept(
-    share_id: int, user: UserReq, data: DataOpt = None, database_url: DbOpt = None
+    share_id: int,
+    user: UserOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Accept a share received: it appears as a collection of this server's OGC API."""
-    _decide(share_id, user, data, database_url, accept=True)
+    _decide(share_id, user, data, database_url, (server, token), accept=True)
 
 
 @share_app.command("decline")
 def share_decline(
-    share_id: int, user: UserReq, data: DataOpt = None, database_url: DbOpt = None
+    share_id: int,
+    user: UserOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Decline a share received."""
-    _decide(share_id, user, data, database_url, accept=False)
+    _decide(share_id, user, data, database_url, (server, token), accept=False)
 
 
 @share_app.command("access")
 def share_access(
-    share_id: int, user: UserReq, data: DataOpt = None, database_url: DbOpt = None
+    share_id: int,
+    user: UserOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
 ) -> None:
     """Direct access to the sender's server for an accepted share: its URL and a fresh token."""
-    with _services(data, database_url) as services:
-        inbox = services.federation.inbox
-        share, token, lifetime = inbox.direct_access(_caller(services, user), share_id)
-    err.print(f"collection: {share.uri} (token valid for {int(lifetime)} s)")
-    print(token)
+    url = server_url(server, data, database_url)
+    if url is not None:
+        with remote(url, token, user) as client:
+            access = client.access_share(share_id)
+        uri, secret, lifetime = access.collection_url, access.access_token, access.expires_in
+    else:
+        with _services(data, database_url) as services:
+            inbox = services.federation.inbox
+            share, secret, seconds = inbox.direct_access(
+                _caller(services, local_user(user)), share_id
+            )
+        uri, lifetime = share.uri, int(seconds)
+    err.print(f"collection: {uri} (token valid for {lifetime} s)")
+    print(secret)
 
 
 @share_app.command("outbox")

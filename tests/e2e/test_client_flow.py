@@ -1,0 +1,170 @@
+"""The client library drives DESIGN.md's two flows between two real servers: invite and
+accept, then share, accept, read through the mount page by page, change the permission,
+revoke. The async client does the same gestures for a decline."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from opengeomesh import samples
+from opengeomesh.client import AsyncClient, Client, InvalidInput, NotFound, ReceivedShare
+from tests.e2e.client_orgs import ClientOrgs, client_orgs
+from tests.e2e.orgs import eventually
+
+__all__ = ["client_orgs"]
+
+
+@pytest.mark.e2e
+def test_the_share_flow_through_the_client(client_orgs: ClientOrgs) -> None:
+    a, b = client_orgs.a, client_orgs.b
+    with Client(a.url, client_orgs.erin) as erin, Client(b.url, client_orgs.frank) as frank:
+        # invite: erin invites frank; frank accepts on B; both servers record each other
+        invite = erin.create_invite()
+        accepted = frank.accept_invite(invite.invite)
+        assert accepted.organisation == "Feuerwehr Musterstadt"
+        assert accepted.contact.address == f"erin@{a.host}" and accepted.contact.name == "Erin"
+        assert [c.address for c in erin.list_contacts()] == [f"frank@{b.host}"]
+        assert erin.list_invites()[0].accepted_by == f"frank@{b.host}"
+
+        # share: erin's layer, 137 hydrants, with frank, read and write
+        erin.create_collection("hydrants", title="Hydrants", description="Of Musterstadt")
+        erin.import_features("hydrants", orjson.dumps(samples.hydrants(137)))
+        share = erin.create_share("hydrants", f"frank@{b.host}", permission="write")
+        assert share.state == "pending" and share.recipient_name == "Frank"
+
+        pending = frank.list_received_shares()
+        assert [(s.name, s.state, s.permission) for s in pending] == [
+            ("Hydrants", "pending", "write")
+        ]
+        with pytest.raises(NotFound):  # nothing mounted before acceptance
+            frank.features_page(pending[0].collection)
+        mounted = frank.accept_share(pending[0].id)
+        assert mounted.state == "accepted"
+        assert mounted.mount_url == f"{b.url}/collections/{mounted.collection}"
+        assert eventually(lambda: erin.get_share(share.id).state == "accepted")
+
+        # reading through B's mount, page after page, gives erin's features exactly
+        original = list(erin.iter_features("hydrants", limit=1000))
+        pages = list(frank.iter_pages(mounted.collection, limit=25))
+        assert [len(p.features) for p in pages] == [25] * 5 + [12]
+        assert [f for p in pages for f in p.features] == original
+        described = frank.describe_collection(mounted.collection)
+        assert described["numberOfFeatures"] == 137 and described["access"] == "write"
+
+        # direct access to A for the share
+        direct = frank.access_share(mounted.id)
+        assert direct.collection_url == f"{a.url}/collections/hydrants"
+        with Client(a.url, direct.access_token) as holder:
+            assert holder.features_page("hydrants", limit=3).number_matched == 137
+
+        # erin lowers the permission: at once on A, and B is told
+        assert erin.update_share(share.id, "read").permission == "read"
+        assert eventually(lambda: frank.get_received_share(mounted.id).permission == "read")
+        with pytest.raises(InvalidInput) as bad:
+            erin.update_share(share.id, "own")
+        assert bad.value.parameter == "permission"
+
+        # erin revokes: the mount is gone, and so is the share at B
+        erin.revoke_share(share.id)
+        with pytest.raises(NotFound):
+            erin.get_share(share.id)
+        with pytest.raises(NotFound):
+            frank.features_page(mounted.collection)
+        assert eventually(lambda: frank.list_received_shares() == [])
+        assert mounted.collection not in [c.id for c in frank.list_collections()]
+
+
+@pytest.mark.e2e
+def test_the_async_client_declines(client_orgs: ClientOrgs) -> None:
+    a, b = client_orgs.a, client_orgs.b
+
+    async def flow() -> None:
+        async with (
+            AsyncClient(a.url, client_orgs.erin) as erin,
+            AsyncClient(b.url, client_orgs.frank) as frank,
+        ):
+            if not await erin.list_contacts():  # run alone: meet first
+                await frank.accept_invite((await erin.create_invite()).invite)
+            await erin.create_collection("closures", title="Road closures")
+            share = await erin.create_share("closures", f"frank@{b.host}")
+            offered = [s for s in await frank.list_received_shares() if s.name == "Road closures"]
+            assert len(offered) == 1 and offered[0].sender == f"erin@{a.host}"
+            declined = await frank.decline_share(offered[0].id)
+            assert declined.state == "declined" and declined.mount_url is None
+
+            async def told() -> bool:
+                return (await erin.get_share(share.id)).state == "declined"
+
+            for _ in range(150):
+                if await told():
+                    break
+                await asyncio.sleep(0.1)
+            assert await told()
+            with pytest.raises(InvalidInput):  # decided already
+                await frank.accept_share(offered[0].id)
+
+    asyncio.run(flow())
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mount_shared_layers.py"
+
+
+def run_example(b_url: str, token: str, out: Path, *accept_from: str) -> list[str]:
+    """docs/integration.md's worked example, one pass, as a vendor would run it."""
+    trusted = [option for host in accept_from for option in ("--accept-from", host)]
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--once", "--out", str(out), *trusted],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OGM_SERVER": b_url, "OGM_TOKEN": token},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def offered(frank: Client) -> list[ReceivedShare]:
+    return [s for s in frank.list_received_shares() if s.name == "Incident sectors"]
+
+
+@pytest.mark.e2e
+def test_the_worked_example_mounts_what_is_shared(client_orgs: ClientOrgs, tmp_path: Path) -> None:
+    a, b = client_orgs.a, client_orgs.b
+    out = tmp_path / "layers"
+    with Client(a.url, client_orgs.erin) as erin, Client(b.url, client_orgs.frank) as frank:
+        if not erin.list_contacts():  # run alone: meet first
+            frank.accept_invite(erin.create_invite().invite)
+        erin.create_collection("sectors", title="Incident sectors")
+        erin.import_features("sectors", orjson.dumps(samples.incident_sectors()))
+        share = erin.create_share("sectors", f"frank@{b.host}")
+
+        # a server the product does not trust: the share is left pending
+        assert run_example(b.url, client_orgs.frank, out, "maps.elsewhere.example") == []
+        assert [s.state for s in offered(frank)] == ["pending"]
+
+        did = run_example(b.url, client_orgs.frank, out, a.host)
+        [mounted] = offered(frank)
+        assert did == [
+            f"accepted Incident sectors from erin@{a.host}",
+            f"mounted Incident sectors as {mounted.collection}"
+            f" ({len(samples.incident_sectors()['features'])} features)",
+        ]
+        listing = json.loads((out / "layers.json").read_text())
+        assert listing[mounted.collection]["url"] == mounted.mount_url
+        copied = json.loads((out / f"{mounted.collection}.geojson").read_text())["features"]
+        assert copied == list(erin.iter_features("sectors"))
+        assert run_example(b.url, client_orgs.frank, out, a.host) == []  # nothing new
+
+        erin.revoke_share(share.id)
+        assert eventually(lambda: offered(frank) == [])
+        assert run_example(b.url, client_orgs.frank, out) == [
+            "removed Incident sectors: the share ended"
+        ]
+        assert json.loads((out / "layers.json").read_text()) == {}
+        assert not (out / f"{mounted.collection}.geojson").exists()
