@@ -53,16 +53,26 @@ class Served:
 
 @contextmanager
 def served(
-    base: Path, database: str, *, config: str = "", extra: tuple[str, ...] = ()
+    base: Path,
+    database: str,
+    *,
+    config: str = "",
+    extra: tuple[str, ...] = (),
+    postgres_port: int | None = None,
 ) -> Iterator[Served]:
-    """A server for alice on ``database`` (sqlite or postgresql), started; stopped after."""
+    """A server for alice on ``database`` (sqlite or postgresql), started; stopped after. Its
+    data directory is ``base / "data"`` (which may exist: a mount point); PostgreSQL is reached
+    on ``postgres_port`` if given (a proxy's)."""
     with ExitStack() as stack:
         port = free_port()
         data = base / "data"
-        data.mkdir(parents=True)
+        data.mkdir(parents=True, exist_ok=True)
         url = None
         if database == "postgresql":
             url = stack.enter_context(fresh_database_url())
+            if postgres_port is not None:
+                url = url.replace("127.0.0.1:5432", f"127.0.0.1:{postgres_port}", 1)
+                assert str(postgres_port) in url, "the test database is expected on 5432"
             config += f'database_url = "{url}"\n'
         (data / "config.toml").write_text(f'public_url = "http://127.0.0.1:{port}"\n{config}')
         cli("user", "add", "alice", data=data)
