@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run serve test lint assets bench bench-scale clean
+.PHONY: run serve test lint assets bench bench-scale bench-load clean
 
 # The browser assets of the web workspace (OpenLayers and our map code), bundled by esbuild into
 # the package's static files; rebuilt when the lock file or the client code changes.
@@ -46,6 +46,9 @@ bench: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py
+
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules $(DIST) tests/artifacts
