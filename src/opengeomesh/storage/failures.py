@@ -4,11 +4,13 @@ Retry-After) instead of a 500, and the server keeps running until the database i
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 
 from opengeomesh.errors import DatabaseUnavailable, OpenGeoMeshError, StorageFull
 
 FULL = "the database's disk is full; nothing was written. Try again once space is freed"
+DISK_FULL = "the disk is full; nothing was written. Try again once space is freed"
 UNAVAILABLE = "the database cannot be used now; nothing was changed. Try again shortly"
 # SQLite's primary result codes (the low byte of an extended one)
 _SQLITE_FULL = 13
@@ -20,13 +22,15 @@ def driver_errors() -> tuple[type[Exception], ...]:
     import psycopg
     import psycopg_pool
 
-    return (sqlite3.DatabaseError, psycopg.Error, psycopg_pool.PoolTimeout)
+    return (sqlite3.DatabaseError, psycopg.Error, psycopg_pool.PoolTimeout, OSError)
 
 
 def storage_error(exc: BaseException) -> OpenGeoMeshError | None:
     """The domain error ``exc`` (or the error it was raised from) stands for, if it says the
     database is full or cannot be reached; None for anything else (a defect: a 500)."""
     for error in (exc, exc.__cause__):
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:  # a spool, say
+            return StorageFull(DISK_FULL)
         if isinstance(error, sqlite3.DatabaseError):
             code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
             if code == _SQLITE_FULL:
