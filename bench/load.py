@@ -23,6 +23,10 @@ from tests.load.driver import CLIENTS, SECONDS, WORKERS, load_target, report, ru
 
 BEGIN = "<!-- load: begin -->"
 END = "<!-- load: end -->"
+BUSY = (
+    " **The machine was busy with other work** (load average above its cores): these latencies"
+    " are an upper bound; measure again on a quiet machine."
+)
 KINDS = {
     "read": "read (a page of 10 or one item, owner's token)",
     "write": "write (POST, or PATCH with If-Match)",
@@ -43,7 +47,9 @@ def render(found: dict[str, Any], m: dict[str, str], clients: int) -> str:
         f" {found['seconds']:.0f} s: {found['requests']:,} requests"
         f" ({found['per_second']:.0f}/s), **{found['errors']} errors**. The clients share the"
         " cores with the server: the latencies include waiting for a core. The same driver is"
-        " the suite's load test (`tests/load/test_load.py`), which fails on any error.",
+        " the suite's load test (`tests/load/test_load.py`), which fails on any error."
+        + BUSY
+        * (float(m["load"].split(" / ")[0]) > float(m["ncpu"])),
         "",
         "| Requests | count | p50 | p99 | max |",
         "|---|---|---|---|---|",
