@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run serve test lint assets bench bench-scale bench-compare clean
+.PHONY: run serve test lint assets bench bench-scale bench-compare bench-load clean
 
 # The browser assets of the web workspace (OpenLayers and our map code), bundled by esbuild into
 # the package's static files; rebuilt when the lock file or the client code changes.
@@ -51,6 +51,10 @@ bench-scale: $(STAMP)
 # mod_spatialite when missing; about 20 minutes): bench/compare.py, --quick for a trial.
 bench-compare: $(STAMP)
 	$(BIN)/python bench/compare.py
+
+# 100 clients for 60 s against serve --workers 2 (reads, writes, share-token reads): bench/load.py.
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules $(DIST) tests/artifacts

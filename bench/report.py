@@ -513,11 +513,12 @@ SCALE_END = "<!-- scale-out: end -->"
 
 
 # The sections other commands write (bench/scale.py, bench/compare.py and the notes on its
-# optimisations): kept, in this order, when ``make bench`` rewrites the report.
+# optimisations, bench/load.py): kept, in this order, when ``make bench`` rewrites the report.
 KEPT_SECTIONS = (
     (SCALE_BEGIN, SCALE_END),
     ("<!-- compare: begin -->", "<!-- compare: end -->"),
     ("<!-- compare-notes: begin -->", "<!-- compare-notes: end -->"),
+    ("<!-- load: begin -->", "<!-- load: end -->"),
 )
 
 

@@ -91,6 +91,12 @@ class Settings(BaseModel):
     outbox_interval: float = Field(
         2, gt=0, description="Seconds between two looks into the outbox (server only)"
     )
+    outbox_max_attempts: int = Field(
+        40,
+        ge=1,
+        description="Attempts to send a share or notification before the outbox gives up on it"
+        " (kept as failed, shown, and sent again by hand)",
+    )
     max_feature_bytes: int = Field(
         4 << 20, ge=1024, description="Largest feature a client may write in one request"
     )

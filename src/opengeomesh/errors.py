@@ -48,6 +48,15 @@ class Busy(OpenGeoMeshError):
     """The store is busy with another write for longer than a request may wait."""
 
 
+class DatabaseUnavailable(Busy):
+    """The database cannot be reached or used now (down, restarting, cut off, a disk error):
+    nothing was changed, and the same request may succeed later."""
+
+
+class StorageFull(OpenGeoMeshError):
+    """The database's disk (or quota) is full: nothing of the request was written."""
+
+
 class PreconditionFailed(OpenGeoMeshError):
     """An ``If-Match`` condition does not hold: someone changed the thing meanwhile."""
 

@@ -148,3 +148,32 @@ def test_a_share_delivery_raced_by_gesture_and_courier_is_claimed_once(
             elif result is not None:
                 items.append(result)
         assert len(items) == 1, items
+
+
+def test_a_message_given_up_on_is_kept_failed_and_can_be_sent_again(stores: Stores) -> None:
+    shares = stores.shares
+    share_id = _share(stores, "p-failed")
+    shares.enqueue("c.example", '{"x":1}')
+    now = time.time() + 1
+    delivery = shares.claim_share_delivery(share_id, now, LEASE)
+    assert delivery is not None
+    assert shares.retry_later(delivery, now, "answered 503: busy")
+    (delivery,) = (i for i in shares.claim_due(now, LEASE) if i.share_id == share_id)
+    assert shares.give_up(delivery, "answered 503: still busy", now)
+    assert not shares.give_up(delivery, "stale claim", now)  # only once, only by its claimer
+    failed = shares.delivery_of(share_id)
+    assert failed is not None and failed.failed_at == now and failed.attempts == 2
+    assert failed.last_error == "answered 503: still busy" and failed.claimed_until == 0
+    # never claimed again, by either path, however late
+    later = now + 10 * LEASE
+    assert [i.share_id for i in shares.claim_due(later, LEASE)] == [None]  # the notification
+    assert shares.claim_share_delivery(share_id, later, LEASE) is None
+    assert [i.failed_at is not None for i in shares.waiting()] == [True, False]
+    # sent again by hand: due at once, attempts afresh; a message that did not fail is refused
+    waiting_note = next(i for i in shares.waiting() if i.share_id is None)
+    assert shares.retry_failed(waiting_note.id, later) is None
+    again = shares.retry_failed(failed.id, later)
+    assert again is not None and again.failed_at is None and again.attempts == 0
+    assert shares.retry_failed(failed.id, later) is None
+    claimed = shares.claim_share_delivery(share_id, later, LEASE)
+    assert claimed is not None and claimed.id == failed.id

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import Path, Request
@@ -39,6 +39,9 @@ class SharePatch(Body):
 class DeliveryOut(BaseModel):
     attempts: int
     last_error: str
+    failed: datetime | None = Field(
+        None, description="When the server gave up sending the share (the operator may retry)"
+    )
 
 
 class ShareOut(BaseModel):
@@ -99,7 +102,12 @@ def _share(services: Services, share: SentShare) -> ShareOut:
     waiting = services.stores.shares.delivery_of(share.id)
     delivery = None
     if waiting is not None:
-        delivery = DeliveryOut(attempts=waiting.attempts, last_error=waiting.last_error)
+        failed = waiting.failed_at
+        delivery = DeliveryOut(
+            attempts=waiting.attempts,
+            last_error=waiting.last_error,
+            failed=None if failed is None else datetime.fromtimestamp(failed, UTC),
+        )
     return ShareOut(
         id=share.id,
         collection=share.collection_id,

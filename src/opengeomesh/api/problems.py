@@ -20,10 +20,12 @@ from opengeomesh.errors import (
     OpenGeoMeshError,
     PayloadTooLarge,
     PreconditionFailed,
+    StorageFull,
     Unauthenticated,
     UnsupportedMediaType,
 )
 from opengeomesh.ocm.client import PeerTimeout, PeerUnavailable
+from opengeomesh.storage.failures import driver_errors, storage_error
 
 log = logging.getLogger("opengeomesh")
 PROBLEM_TYPE = "application/problem+json"
@@ -38,6 +40,7 @@ _STATUS: dict[type[OpenGeoMeshError], tuple[int, str]] = {
     PreconditionFailed: (412, "Precondition failed"),
     UnsupportedMediaType: (415, "Unsupported media type"),
     PayloadTooLarge: (413, "Payload too large"),
+    StorageFull: (507, "Insufficient storage"),
     PeerTimeout: (504, "Gateway timeout"),
     PeerUnavailable: (502, "Bad gateway"),
     Busy: (503, "Service unavailable"),
@@ -94,6 +97,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         field = ".".join(location) or "body"
         return problem(400, "Bad request", f"{field}: {first.get('msg')}", parameter=field)
 
+    async def on_database(_: Request, exc: Exception) -> Response:
+        # handled here, not by on_unexpected: the connection stays open, nothing re-raised
+        database = storage_error(exc)
+        if database is None:
+            log.error("unexpected error", exc_info=exc)
+            return problem(500, "Internal server error", "an unexpected error; it has been logged")
+        log.warning("%s (%s: %s)", database.detail, type(exc).__name__, exc)
+        return domain_problem(database)
+
     async def on_unexpected(_: Request, exc: Exception) -> Response:
         log.error("unexpected error", exc_info=exc)
         return problem(500, "Internal server error", "an unexpected error; it has been logged")
@@ -101,6 +113,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpenGeoMeshError, on_domain)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    for kind in driver_errors():  # the database full or out of reach: 507 or 503
+        app.add_exception_handler(kind, on_database)
     app.add_exception_handler(Exception, on_unexpected)
 
 

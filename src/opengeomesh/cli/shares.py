@@ -4,6 +4,7 @@ delivered waits in the outbox, which the server works through."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
@@ -21,7 +22,7 @@ from opengeomesh.cli import (
     out,
 )
 from opengeomesh.cli.remote import ServerOpt, TokenOpt, local_user, remote, server_url
-from opengeomesh.ocm.models import ReceivedShare, SentShare
+from opengeomesh.ocm.models import OutboxItem, ReceivedShare, SentShare
 from opengeomesh.services import Services
 
 share_app = typer.Typer(
@@ -39,7 +40,7 @@ def _send_waiting(services: Services) -> None:
     """Send what the gesture queued for other servers now; what fails waits for the server."""
     outbox = services.federation.outbox
     outbox.deliver_due()
-    waiting = [item for item in services.stores.shares.waiting() if item.attempts]
+    waiting = [i for i in services.stores.shares.waiting() if i.attempts and i.failed_at is None]
     for item in waiting:
         err.print(f"waiting to reach {item.host} (the server will retry): {item.last_error}")
 
@@ -290,20 +291,47 @@ def share_access(
     print(secret)
 
 
+def _outbox_row(item: OutboxItem) -> dict[str, object]:
+    failed = item.failed_at
+    return {
+        "id": item.id,
+        "to": item.host,
+        "what": f"share {item.share_id}" if item.share_id else "notification",
+        "state": "waiting" if failed is None else "failed",
+        "attempts": item.attempts,
+        "last_error": item.last_error,
+        "failed": None if failed is None else datetime.fromtimestamp(failed, UTC).isoformat(),
+    }
+
+
 @share_app.command("outbox")
 def share_outbox(
     send: Annotated[bool, typer.Option("--send", help="Send what is due now")] = False,
+    retry: Annotated[
+        list[int] | None,
+        typer.Option("--retry", help="Send a failed message again (its id; repeatable)"),
+    ] = None,
+    as_json: AsJson = False,
     data: DataOpt = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Messages waiting to reach other servers."""
+    """Messages waiting to reach other servers, and those the server gave up on (failed)."""
     with _services(data, database_url) as services:
-        if send:
-            services.federation.outbox.deliver_due()
-        table = Table("id", "to", "what", "attempts", "last error")
-        for item in services.stores.shares.waiting():
-            what = f"share {item.share_id}" if item.share_id else "notification"
-            table.add_row(str(item.id), item.host, what, str(item.attempts), item.last_error)
+        outbox = services.federation.outbox
+        for item_id in retry or []:
+            if outbox.retry(item_id) is None:
+                err.print(f"no failed message {item_id} in the outbox")
+                raise typer.Exit(1)
+        if send or retry:
+            outbox.deliver_due()
+        rows = [_outbox_row(item) for item in services.stores.shares.waiting()]
+    if as_json:
+        print(orjson.dumps(rows).decode())
+        return
+    columns = ("id", "to", "what", "state", "attempts", "last_error", "failed")
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(str(row[c] or "") for c in columns))
     out.print(table)
 
 

@@ -220,6 +220,7 @@ def open_federation(
         sharing=sharing,
         policy=policy,
         retry_seconds=settings.delivery_retry_seconds,
+        max_attempts=settings.outbox_max_attempts,
     )
     return Federation(
         host=host,

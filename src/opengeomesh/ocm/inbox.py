@@ -245,7 +245,13 @@ class Inbox:
             },
         )
         response = self._client.send(self._signer.sign(request))
-        answer = response.json() if response.body else {}
+        try:
+            answer = response.json() if response.body else {}
+        except PeerUnavailable:  # a proxy's error page, say: name the peer and its status
+            raise PeerUnavailable(
+                f"{share.sender_host} answered the token exchange ({response.status})"
+                " with something that is not JSON"
+            ) from None
         revoked = isinstance(answer, dict) and answer.get("error") == "invalid_grant"
         if response.status == 400 and revoked:
             user_id, _ = self._store.recipient_of(share.id)

@@ -151,3 +151,4 @@ class OutboxItem:
     last_error: str
     claimed_until: float  # a sender holds it until then (it may be in flight); once claimed,
     # the item's proof of its claim (the store acts on the item only while the row carries it)
+    failed_at: float | None = None  # when the outbox gave up on it (kept, never claimed again)

@@ -36,7 +36,7 @@ log = logging.getLogger("opengeomesh")
 LEASE = 120.0  # seconds a claimed message is left to its sender (more with a long peer_timeout)
 SEND_MARGIN = 30.0  # seconds a claim must have left beyond the exchange itself to post
 MAX_DELAY = 3600.0  # the longest wait between two attempts
-MAX_ATTEMPTS = 40  # about a day and a half at the longest wait; then the message is dropped
+MAX_ATTEMPTS = 40  # about a day and a half at the longest wait; then the message is failed
 TRANSIENT = frozenset({401, 408, 425, 429})  # and every 5xx: worth another try later
 
 
@@ -65,6 +65,7 @@ class Outbox:
         sharing: Sharing,
         policy: TrustPolicy,
         retry_seconds: float,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._policy = policy
         self._store = store
@@ -73,6 +74,7 @@ class Outbox:
         self._signer = signer
         self._sharing = sharing
         self._retry = retry_seconds
+        self._max_attempts = max_attempts
         # Discovery may take a few exchanges before the one that sends.
         self._lease = max(LEASE, 4 * client.timeout + SEND_MARGIN)
         self.on_waiting: Callable[[], None] | None = None  # set by a running courier
@@ -96,6 +98,16 @@ class Outbox:
         process is sending it already."""
         item = self._store.claim_share_delivery(share_id, time.time(), self._lease)
         return None if item is None else self._attempt(item)
+
+    def retry(self, item_id: int) -> OutboxItem | None:
+        """Send a failed message again (the operator's gesture): due now, attempts counted
+        afresh, its share back to sending; None if no message of that id failed."""
+        item = self._store.retry_failed(item_id, time.time())
+        if item is not None:
+            if item.share_id is not None:
+                self._sharing.sending_again(item.share_id)
+            self.wake()
+        return item
 
     def _attempt(self, item: OutboxItem) -> Attempt:
         try:
@@ -175,11 +187,19 @@ class Outbox:
 
     def _later(self, item: OutboxItem, attempt: Attempt) -> None:
         error = attempt.error or f"answered {attempt.status}"
-        if item.attempts + 1 >= MAX_ATTEMPTS:
-            log.warning("giving up on outbox message %s to %s: %s", item.id, item.host, error)
+        if item.attempts + 1 >= self._max_attempts:
+            # kept as failed, for the sharer and the operator to see and send again
+            log.warning(
+                "gave up on outbox message %s to %s after %s attempts: %s",
+                item.id,
+                item.host,
+                item.attempts + 1,
+                error,
+            )
             if item.share_id is not None:
-                self._sharing.refused(item.share_id, f"not delivered, gave up: {error}")
-            self._store.sent(item)
+                reason = f"not delivered after {item.attempts + 1} attempts: {error}"
+                self._sharing.refused(item.share_id, reason[:500])
+            self._store.give_up(item, error, time.time())
             return
         delay = min(MAX_DELAY, self._retry * 2**item.attempts) * random.uniform(0.8, 1.2)
         self._store.retry_later(item, time.time() + delay, error)

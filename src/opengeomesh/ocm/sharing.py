@@ -339,6 +339,10 @@ class Sharing:
     def refused(self, share_id: int, reason: str) -> None:
         self._store.update_share(share_id, state=ShareState.REFUSED, problem=reason)
 
+    def sending_again(self, share_id: int) -> None:
+        """A failed delivery is tried again: the share waits to be sent, no problem yet."""
+        self._store.update_share(share_id, state=ShareState.SENDING, problem="")
+
     # --- the other server --------------------------------------------------------------------
 
     def notified(self, signer_host: str, notification: IncomingNotification) -> None:

@@ -15,6 +15,7 @@ from opengeomesh.storage.postgres.notifications import ChangeListener
 
 # The errors that mean "another transaction won; the same request may succeed if repeated".
 RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+POOL_WAIT = 5.0  # seconds a request waits for a connection (the database may be out of reach)
 
 
 class PgDatabase:
@@ -32,6 +33,10 @@ class PgDatabase:
             kwargs={"autocommit": True},
             open=False,
             name="opengeomesh",
+            # a connection broken while the database was out of reach is replaced, not handed
+            # to a request; a request waits this long for one, then gets a 503
+            check=ConnectionPool.check_connection,
+            timeout=POOL_WAIT,
         )
         self._opened = False
         self._opening = threading.Lock()

@@ -16,7 +16,7 @@ from opengeomesh.ocm.models import OutboxItem
 from opengeomesh.storage.postgres import columns
 from opengeomesh.storage.postgres.database import PgDatabase
 
-_COLUMNS = "id, host, share_id, notification, attempts, last_error, claimed_until"
+_COLUMNS = "id, host, share_id, notification, attempts, last_error, claimed_until, failed_at"
 
 
 def enqueue(conn: psycopg.Connection[Any], host: str, body: str) -> None:
@@ -59,7 +59,8 @@ class PgOutbox:
         with self._db.connection() as conn:
             rows = _claim(
                 conn,
-                "next_attempt <= %s AND claimed_until <= %s ORDER BY next_attempt, id LIMIT %s",
+                "next_attempt <= %s AND claimed_until <= %s AND failed_at IS NULL"
+                " ORDER BY next_attempt, id LIMIT %s",
                 (now, now, limit),
                 now + lease,
             )
@@ -69,7 +70,10 @@ class PgOutbox:
         """The delivery of one share, claimed, if it is waiting and nobody is sending it."""
         with self._db.connection() as conn:
             rows = _claim(
-                conn, "share_id = %s AND claimed_until <= %s LIMIT 1", (share_id, now), now + lease
+                conn,
+                "share_id = %s AND claimed_until <= %s AND failed_at IS NULL LIMIT 1",
+                (share_id, now),
+                now + lease,
             )
         return OutboxItem(*rows[0][:7]) if rows else None
 
@@ -104,3 +108,24 @@ class PgOutbox:
         with self._db.connection() as conn:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM outbox ORDER BY id").fetchall()
         return [OutboxItem(*row) for row in rows]
+
+    def give_up(self, item: OutboxItem, error: str, now: float) -> bool:
+        """Keep a message the outbox gave up on as failed, if its claim is still ``item``'s."""
+        with self._db.connection() as conn:
+            done = conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, failed_at = %s, claimed_until = 0,"
+                " last_error = %s WHERE id = %s AND claimed_until = %s",
+                (now, columns.free_text(error[:500]), item.id, item.claimed_until),
+            )
+            return bool(done.rowcount)
+
+    def retry_failed(self, item_id: int, now: float) -> OutboxItem | None:
+        """Make a failed message due again, its attempts counted afresh; None if no such
+        message failed."""
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt = %s"
+                f" WHERE id = %s AND failed_at IS NOT NULL RETURNING {_COLUMNS}",
+                (now, item_id),
+            ).fetchone()
+        return None if row is None else OutboxItem(*row)

@@ -19,7 +19,10 @@ from opengeomesh.ocm.models import (
 from opengeomesh.storage.ocm_rows import RECEIVED, SENT, received_share, sent_share
 from opengeomesh.storage.sqlite.database import Database, now_text, stored_time
 
-_OUTBOX = "SELECT id, host, share_id, notification, attempts, last_error, claimed_until FROM outbox"
+_OUTBOX = (
+    "SELECT id, host, share_id, notification, attempts, last_error, claimed_until, failed_at"
+    " FROM outbox"
+)
 
 
 class SqliteShareStore:
@@ -366,7 +369,7 @@ class SqliteShareStore:
         """Messages due now, each claimed until ``now + lease`` so that no other process or
         thread sends it meanwhile (see ``_claim``)."""
         conn = self._db.connection()
-        due = "WHERE next_attempt <= ? AND claimed_until <= ?"
+        due = "WHERE next_attempt <= ? AND claimed_until <= ? AND failed_at IS NULL"
         if conn.execute(f"SELECT 1 FROM outbox {due} LIMIT 1", (now, now)).fetchone() is None:
             return []  # nothing due: no write lock (every worker's courier looks often)
         with self._db.transaction() as conn:
@@ -379,7 +382,8 @@ class SqliteShareStore:
         """The delivery of one share, claimed, if it is waiting and nobody is sending it."""
         with self._db.transaction() as conn:
             row = conn.execute(
-                f"{_OUTBOX} WHERE share_id = ? AND claimed_until <= ?", (share_id, now)
+                f"{_OUTBOX} WHERE share_id = ? AND claimed_until <= ? AND failed_at IS NULL",
+                (share_id, now),
             ).fetchone()
             return None if row is None else _claim(conn, row, now, lease)
 
@@ -412,6 +416,29 @@ class SqliteShareStore:
     def waiting(self) -> list[OutboxItem]:
         rows = self._db.connection().execute(f"{_OUTBOX} ORDER BY id").fetchall()
         return [OutboxItem(*row) for row in rows]
+
+    def give_up(self, item: OutboxItem, error: str, now: float) -> bool:
+        """Keep a message the outbox gave up on as failed, if its claim is still ``item``'s."""
+        with self._db.transaction() as conn:
+            return bool(
+                conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, failed_at = ?, claimed_until = 0,"
+                    " last_error = ? WHERE id = ? AND claimed_until = ?",
+                    (now, error[:500], item.id, item.claimed_until),
+                ).rowcount
+            )
+
+    def retry_failed(self, item_id: int, now: float) -> OutboxItem | None:
+        """Make a failed message due again, its attempts counted afresh; None if no such
+        message failed."""
+        with self._db.transaction() as conn:
+            done = conn.execute(
+                "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt = ?"
+                " WHERE id = ? AND failed_at IS NOT NULL",
+                (now, item_id),
+            ).rowcount
+            row = conn.execute(f"{_OUTBOX} WHERE id = ?", (item_id,)).fetchone()
+        return OutboxItem(*row) if done and row else None
 
 
 def _claim(conn: Any, row: Any, now: float, lease: float) -> OutboxItem | None:
