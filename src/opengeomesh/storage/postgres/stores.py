@@ -8,6 +8,7 @@ from opengeomesh.storage.postgres.database import PgDatabase
 from opengeomesh.storage.postgres.feature_writes import PgFeatureWriter
 from opengeomesh.storage.postgres.features import PgFeatureStore
 from opengeomesh.storage.postgres.federation import PgFederationStore
+from opengeomesh.storage.postgres.rate_limits import PgRateLimitStore
 from opengeomesh.storage.postgres.shares import PgShareStore
 from opengeomesh.storage.postgres.upstreams import PgUpstreamStore
 from opengeomesh.storage.stores import Stores
@@ -30,4 +31,5 @@ def open_postgres(url: str, *, max_connections: int, migrate: bool = True) -> St
         federation=PgFederationStore(database),
         shares=PgShareStore(database),
         upstreams=PgUpstreamStore(database),
+        rate_limits=PgRateLimitStore(database),
     )
