@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,10 +20,10 @@ from schemathesis import checks as st_checks
 from opengeomesh.app import create_app
 from opengeomesh.ocm.signatures import RequestSigner
 from opengeomesh.services import Services
-from tests.conftest import InProcessClient, fresh_services
+from tests.conftest import InProcessClient
 from tests.e2e.orgs import SPEC, Org
+from tests.security.conftest import BASE
 
-BASE = "http://ocm.test"
 # No 5xx, but for 501, which the document prescribes for a share of a resource or share type
 # the receiver does not take (draft-ietf-ocm "Share Creation Notification"): answer_is_no_5xx.
 CHECKS = [
@@ -50,25 +49,6 @@ def official_document() -> dict[str, Any]:
         item = {k: v for k, v in item.items() if k != "servers"}
         paths[path if path.startswith("/.well-known/") else f"/ocm{path}"] = item
     return {**raw, "servers": [{"url": BASE}], "paths": paths}
-
-
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory, peer: Org) -> Iterator[Services]:
-    """Our server, in process, open to any server (so that signed requests get past the
-    trust policy to the parts that read them) and allowed to reach the peer on loopback."""
-    data = tmp_path_factory.mktemp("ocm-target") / "data"
-    with fresh_services(
-        data,
-        public_url=BASE,
-        trust_mode="open",
-        allow_private_peers=True,
-        rate_limit_per_minute_peer=0,
-        rate_limit_per_minute_token=0,
-    ) as services:
-        for name in ("alice", "bob"):
-            services.accounts.add_user(name)
-        services.accounts.add_group("control-room")
-        yield services
 
 
 def as_peer(case: Any, peer: Org) -> Any:

@@ -1,0 +1,320 @@
+"""The attack table: each row an attack on our server with the refusal expected (status and
+reason), against real parts: our app in process with its real stores, a real peer server on
+loopback whose key signs, hostile OCM servers on loopback (tests/security/hostile.py), the
+real outbound client with its address guard resolving real names."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from http_message_signatures import HTTPMessageSigner, algorithms
+
+from opengeomesh.app import create_app
+from opengeomesh.ocm.addresses import OcmAddress
+from opengeomesh.ocm.keys import Keyring
+from opengeomesh.ocm.models import ShareType
+from opengeomesh.ocm.payloads import share_body
+from opengeomesh.ocm.signatures import COVERED, TAG
+from opengeomesh.services import Services
+from tests.conftest import InProcessClient, fresh_services
+from tests.e2e.orgs import Org
+from tests.security.conftest import BASE
+from tests.security.hostile import Answer, HostileServer, hostile_server, json_answer
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    reason: str  # a part of the answer's text that names why
+
+
+class _Key:
+    def __init__(self, private: Any) -> None:
+        self._private = private
+
+    def resolve_private_key(self, _: str) -> Any:
+        return self._private
+
+
+def sign(
+    request: httpx.Request,
+    keyring: Keyring,
+    *,
+    created: datetime | None = None,
+    keyid: str | None = None,
+) -> httpx.Request:
+    """Sign as RequestSigner does, with the created time or keyid an attack needs."""
+    key = keyring.current
+    HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_Key(key.private)).sign(
+        request,
+        key_id=keyid or key.kid,
+        created=created or datetime.now(UTC),
+        nonce=secrets.token_urlsafe(16),
+        label=TAG,
+        tag=TAG,
+        include_alg=False,
+        covered_component_ids=COVERED,
+        body=request.content,
+    )
+    return request
+
+
+def notification() -> bytes:
+    return orjson.dumps(
+        {
+            "notificationType": "SHARE_ACCEPTED",
+            "resourceType": "feature-collection",
+            "providerId": "no-such-share",
+            "notification": {},
+        }
+    )
+
+
+def new_share(sender_host: str, uri: str, recipient: str = "bob") -> bytes:
+    return orjson.dumps(
+        share_body(
+            share_with=f"{recipient}@ocm.test",
+            share_type=ShareType.USER,
+            provider_id=secrets.token_hex(8),
+            name="Layer",
+            description="",
+            owner=OcmAddress("mallory", sender_host),
+            owner_name="Mallory",
+            sender=OcmAddress("mallory", sender_host),
+            sender_name="Mallory",
+            uri=uri,
+            secret=secrets.token_urlsafe(24),
+            permission="read",
+        )
+    )
+
+
+def post(path: str, body: bytes) -> httpx.Request:
+    return httpx.Request(
+        "POST", f"{BASE}{path}", content=body, headers={"Content-Type": "application/json"}
+    )
+
+
+@pytest.fixture(scope="module")
+def ocm(target: Services) -> Iterator[InProcessClient]:
+    client = InProcessClient(create_app(target.settings, target), BASE)
+    yield client
+    client.close()
+
+
+def send(client: InProcessClient, request: httpx.Request) -> httpx.Response:
+    return client.request(
+        request.method, str(request.url), headers=request.headers, content=request.content
+    )
+
+
+def expect(response: httpx.Response, refusal: Refusal) -> None:
+    assert response.status_code == refusal.status, response.text
+    assert refusal.reason.lower() in response.text.lower(), response.text
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+
+def _forged(peer: Org, _: HostileServer) -> list[httpx.Request]:
+    request = RequestSignerOf(peer)(post("/ocm/notifications", notification()))
+    value = request.headers["Signature"]
+    request.headers["Signature"] = value[:10] + ("A" if value[10] != "A" else "B") + value[11:]
+    return [request]
+
+
+def _tampered_body(peer: Org, _: HostileServer) -> list[httpx.Request]:
+    request = RequestSignerOf(peer)(post("/ocm/notifications", notification()))
+    tampered = notification().replace(b"no-such-share", b"other-share!!")
+    return [httpx.Request("POST", request.url, headers=request.headers, content=tampered)]
+
+
+def _tampered_target(peer: Org, _: HostileServer) -> list[httpx.Request]:
+    request = RequestSignerOf(peer)(post("/ocm/notifications", notification()))
+    moved = f"{BASE}/ocm/notifications?to=elsewhere"  # the signed @target-uri differs
+    return [httpx.Request("POST", moved, headers=request.headers, content=request.content)]
+
+
+def _replayed(peer: Org, _: HostileServer) -> list[httpx.Request]:
+    request = RequestSignerOf(peer)(post("/ocm/notifications", notification()))
+    return [request, request]
+
+
+def _expired(peer: Org, _: HostileServer) -> list[httpx.Request]:
+    past = datetime.fromtimestamp(time.time() - 3600, UTC)
+    return [sign(post("/ocm/notifications", notification()), peer.keyring(), created=past)]
+
+
+def _from_the_future(peer: Org, _: HostileServer) -> list[httpx.Request]:
+    later = datetime.fromtimestamp(time.time() + 3600, UTC)
+    return [sign(post("/ocm/notifications", notification()), peer.keyring(), created=later)]
+
+
+def _keyid_of_another_host(peer: Org, hostile: HostileServer) -> list[httpx.Request]:
+    """Signed with the peer's key under a keyid naming another (real) server."""
+    keyid = f"{hostile.host}#{peer.keyring().current.kid.partition('#')[2]}"
+    return [sign(post("/ocm/notifications", notification()), peer.keyring(), keyid=keyid)]
+
+
+def _sender_is_not_the_signer(peer: Org, hostile: HostileServer) -> list[httpx.Request]:
+    """A share claiming to come from the hostile server, signed by the peer."""
+    body = new_share(hostile.host, f"{hostile.url}/collections/x")
+    return [RequestSignerOf(peer)(post("/ocm/shares", body))]
+
+
+def _unsigned(_: Org, __: HostileServer) -> list[httpx.Request]:
+    return [post("/ocm/notifications", notification())]
+
+
+def _two_signatures(peer: Org, hostile: HostileServer) -> list[httpx.Request]:
+    first = RequestSignerOf(peer)(post("/ocm/notifications", notification()))
+    second = hostile.signer.sign(post("/ocm/notifications", notification()))
+    first.headers["Signature-Input"] += ", " + second.headers["Signature-Input"].replace(
+        "ocm=", "ocm2=", 1
+    )
+    first.headers["Signature"] += ", " + second.headers["Signature"].replace("ocm=", "ocm2=", 1)
+    return [first]
+
+
+def RequestSignerOf(org: Org) -> Callable[[httpx.Request], httpx.Request]:
+    from opengeomesh.ocm.signatures import RequestSigner
+
+    return RequestSigner(org.keyring()).sign
+
+
+def _honest(peer: Org, _: HostileServer) -> list[httpx.Request]:
+    return [RequestSignerOf(peer)(post("/ocm/notifications", notification()))]
+
+
+SIGNATURE_ATTACKS = [
+    # the same request signed honestly gets past the signature (to "no such share"): so each
+    # refusal below is the attack's
+    ("honest, for comparison", _honest, Refusal(400, "no share of yours with this providerId")),
+    ("forged signature", _forged, Refusal(401, "does not verify")),
+    ("body changed after signing", _tampered_body, Refusal(401, "digest")),
+    ("sent to another path than signed", _tampered_target, Refusal(401, "does not verify")),
+    ("replayed signature", _replayed, Refusal(401, "replay")),
+    ("expired signature", _expired, Refusal(401, "outside the allowed window")),
+    ("signature from the future", _from_the_future, Refusal(401, "outside the allowed window")),
+    ("keyid of another host", _keyid_of_another_host, Refusal(401, "publishes no key")),
+    ("share sender is not the signer", _sender_is_not_the_signer, Refusal(401, "another host")),
+    ("unsigned", _unsigned, Refusal(401, "SIGNATURE_REQUIRED")),
+    ("two signatures tagged ocm", _two_signatures, Refusal(401, "exactly one")),
+]
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Iterator[HostileServer]:
+    with hostile_server(tmp_path / "hostile-keys") as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("attack", "refusal"),
+    [pytest.param(a, r, id=name) for name, a, r in SIGNATURE_ATTACKS],
+)
+def test_signature_attacks(
+    ocm: InProcessClient,
+    peer: Org,
+    hostile: HostileServer,
+    attack: Callable[[Org, HostileServer], list[httpx.Request]],
+    refusal: Refusal,
+) -> None:
+    *earlier, last = attack(peer, hostile)
+    for request in earlier:
+        send(ocm, request)
+    expect(send(ocm, last), refusal)
+
+
+# --- hostile discovery and JWK Sets -------------------------------------------------------------
+
+METADATA = "http://169.254.169.254/latest/meta-data/"
+HUGE = b'{"a": "' + b"x" * (2 << 20) + b'"}'
+
+
+def _discovery(answer: Answer) -> Callable[[HostileServer], None]:
+    def change(server: HostileServer) -> None:
+        server.answers["/.well-known/ocm"] = answer
+        server.answers["/ocm-provider"] = answer
+
+    return change
+
+
+def _jwks(answer: Answer) -> Callable[[HostileServer], None]:
+    def change(server: HostileServer) -> None:
+        server.answers["/ocm/jwks"] = answer
+
+    return change
+
+
+def _jwks_uri(uri: str) -> Callable[[HostileServer], None]:
+    return lambda server: server.honest(jwksUri=uri)
+
+
+REDIRECT = Answer(status=302, headers={"Location": METADATA})
+HOSTILE_PEERS = [
+    ("discovery huge", _discovery(Answer(body=HUGE)), "more than"),
+    ("discovery slow", _discovery(Answer(body=b"{}", delay=4)), "did not answer in time"),
+    ("discovery redirects to cloud metadata", _discovery(REDIRECT), "redirects elsewhere"),
+    ("discovery not JSON", _discovery(Answer(body=b"<html>", media="text/html")), "not JSON"),
+    ("discovery JSON but not an object", _discovery(json_answer([1, 2])), "discovery"),
+    ("JWK Set huge", _jwks(Answer(body=HUGE)), "more than"),
+    ("JWK Set slow", _jwks(Answer(body=b"{}", delay=4)), "did not answer in time"),
+    ("JWK Set redirects to cloud metadata", _jwks(REDIRECT), "redirects elsewhere"),
+    ("JWK Set not JSON", _jwks(Answer(body=b"keys", media="text/plain")), "not JSON"),
+    ("JWK Set without keys", _jwks(json_answer({"keys": "none"})), "JWK Set is not usable"),
+    ("JWK Set a JSON list", _jwks(json_answer([{"kty": "OKP"}])), "JWK Set is not usable"),
+    ("jwksUri at cloud metadata", _jwks_uri(METADATA), "169.254.169.254"),
+    (
+        "jwksUri at an IPv6-mapped metadata address",
+        _jwks_uri("http://[::ffff:a9fe:a9fe]/k"),
+        "a9fe",
+    ),
+    ("jwksUri not http", _jwks_uri("file:///etc/passwd"), "not an http"),
+]
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessClient]:
+    """Our server as in ``target``, but waiting only 2 s for another server."""
+    data = tmp_path_factory.mktemp("impatient") / "data"
+    with fresh_services(
+        data,
+        public_url=BASE,
+        trust_mode="open",
+        allow_private_peers=True,
+        peer_timeout=2,
+        rate_limit_per_minute_peer=0,
+    ) as services:
+        client = InProcessClient(create_app(services.settings, services), BASE)
+        yield client
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"), [pytest.param(c, r, id=name) for name, c, r in HOSTILE_PEERS]
+)
+def test_hostile_discovery_and_key_sets(
+    impatient: InProcessClient,
+    hostile: HostileServer,
+    change: Callable[[HostileServer], None],
+    reason: str,
+) -> None:
+    """A notification signed by the hostile server's key: our server must fetch its
+    discovery and keys to check it, and refuses (401 SIGNATURE_UNVERIFIABLE) without being
+    held up, filled up or led elsewhere."""
+    change(hostile)
+    started = time.monotonic()
+    response = send(impatient, hostile.signer.sign(post("/ocm/notifications", notification())))
+    expect(response, Refusal(401, reason))
+    assert response.json()["message"] in ("SIGNATURE_UNVERIFIABLE", "SIGNATURE_REFUSED")
+    assert time.monotonic() - started < 10
