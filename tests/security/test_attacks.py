@@ -20,6 +20,7 @@ from http_message_signatures import HTTPMessageSigner, algorithms
 
 from opengeomesh.app import create_app
 from opengeomesh.ocm.addresses import OcmAddress
+from opengeomesh.ocm.invites import encode_invite
 from opengeomesh.ocm.keys import Keyring
 from opengeomesh.ocm.models import ShareType
 from opengeomesh.ocm.payloads import share_body
@@ -318,3 +319,118 @@ def test_hostile_discovery_and_key_sets(
     expect(response, Refusal(401, reason))
     assert response.json()["message"] in ("SIGNATURE_UNVERIFIABLE", "SIGNATURE_REFUSED")
     assert time.monotonic() - started < 10
+
+
+# --- SSRF: invite strings, share URIs, token endpoints ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcessClient, str]]:
+    """Our server with its default guard: no loopback, private or link-local peers."""
+    data = tmp_path_factory.mktemp("guarded") / "data"
+    with fresh_services(data, public_url=BASE, rate_limit_per_minute_token=0) as services:
+        services.accounts.add_user("bob")
+        secret = services.accounts.create_token("bob").secret
+        client = InProcessClient(create_app(services.settings, services), BASE)
+        yield client, secret
+        client.close()
+
+
+INVITE_HOSTS = [
+    ("loopback", "127.0.0.1:8080", Refusal(502, "127.0.0.1")),
+    ("a name resolving to loopback", "localhost:8080", Refusal(502, "127.0.0.1")),
+    ("the same name, spelt otherwise", "LOCALHOST.:8080", Refusal(502, "127.0.0.1")),
+    ("IPv6 loopback", "[::1]:8080", Refusal(502, "::1")),
+    ("IPv4-mapped IPv6 loopback", "[::ffff:127.0.0.1]:8080", Refusal(502, "127.0.0.1")),
+    ("NAT64 loopback", "[64:ff9b::7f00:1]", Refusal(502, "64:ff9b::7f00:1")),
+    ("private 10/8", "10.20.30.40", Refusal(502, "10.20.30.40")),
+    ("private 172.16/12", "172.16.0.1", Refusal(502, "172.16.0.1")),
+    ("private 192.168/16", "192.168.1.1", Refusal(502, "192.168.1.1")),
+    ("shared address space", "100.64.0.1", Refusal(502, "100.64.0.1")),
+    ("cloud metadata", "169.254.169.254", Refusal(502, "169.254.169.254")),
+    ("IPv6 link-local", "[fe80::1]", Refusal(502, "fe80::1")),
+    ("unspecified", "0.0.0.0", Refusal(502, "0.0.0.0")),
+    ("loopback as one number", "2130706433", Refusal(400, "not a valid IP address")),
+    ("loopback in hex", "0x7f.0.0.1", Refusal(400, "not a valid IP address")),
+]
+
+
+@pytest.mark.parametrize(
+    ("host", "refusal"), [pytest.param(h, r, id=name) for name, h, r in INVITE_HOSTS]
+)
+def test_invite_strings_cannot_reach_inside(
+    guarded: tuple[InProcessClient, str], host: str, refusal: Refusal
+) -> None:
+    client, secret = guarded
+    response = client.post(
+        "/manage/invites/accept",
+        json={"invite": encode_invite("a-token", host)},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    expect(response, refusal)
+
+
+def _share_uri(uri: str) -> Callable[[HostileServer], str]:
+    def arrange(server: HostileServer) -> str:
+        server.honest()
+        return uri
+
+    return arrange
+
+
+def _token_endpoint(endpoint: str) -> Callable[[HostileServer], str]:
+    def arrange(server: HostileServer) -> str:
+        server.honest(tokenEndPoint=endpoint)
+        return f"{server.url}/collections/layer"
+
+    return arrange
+
+
+# Our server in these rows may reach loopback (the hostile server lives there); a share's uri
+# must lie on its sender's server, and link-local, multicast and unspecified addresses stay
+# refused whatever the operator allows.
+ELSEWHERE = Refusal(400, "the collection must be on the sender's server")
+SHARE_ADDRESSES = [
+    ("share uri at cloud metadata", _share_uri(METADATA), ELSEWHERE),
+    (
+        "share uri at IPv6-mapped metadata",
+        _share_uri("http://[::ffff:169.254.169.254]/"),
+        ELSEWHERE,
+    ),
+    ("share uri at IPv6 link-local", _share_uri("http://[fe80::1]/c"), ELSEWHERE),
+    ("share uri at multicast", _share_uri("http://224.0.0.1/c"), ELSEWHERE),
+    ("share uri at unspecified", _share_uri("http://0.0.0.0:80/c"), ELSEWHERE),
+    ("share uri not http", _share_uri("file:///etc/passwd"), Refusal(400, "uri")),
+    ("token endpoint at cloud metadata", _token_endpoint(METADATA), Refusal(502, "169.254")),
+    (
+        "token endpoint at IPv6-mapped metadata",
+        _token_endpoint("http://[::ffff:a9fe:a9fe]/token"),
+        Refusal(502, "169.254.169.254"),
+    ),
+    ("token endpoint not http", _token_endpoint("gopher://x/"), Refusal(502, "not an http")),
+]
+
+
+@pytest.mark.parametrize(
+    ("arrange", "refusal"), [pytest.param(a, r, id=name) for name, a, r in SHARE_ADDRESSES]
+)
+def test_shares_cannot_lead_our_server_inside(
+    target: Services,
+    ocm: InProcessClient,
+    hostile: HostileServer,
+    arrange: Callable[[HostileServer], str],
+    refusal: Refusal,
+) -> None:
+    """A signed share from the hostile server to bob, who accepts it and reads it: the share's
+    uri and the sender's token endpoint are where our server then connects."""
+    uri = arrange(hostile)
+    received = send(ocm, hostile.signer.sign(post("/ocm/shares", new_share(hostile.host, uri))))
+    if received.status_code != 201:  # refused on arrival
+        expect(received, refusal)
+        return
+    bob = {"Authorization": f"Bearer {target.accounts.create_token('bob').secret}"}
+    inbox = ocm.get("/manage/received-shares", headers=bob).json()
+    share = next(s for s in inbox if s["state"] == "pending")
+    accepted = ocm.post(f"/manage/received-shares/{share['id']}/accept", headers=bob)
+    assert accepted.status_code == 200, accepted.text
+    expect(ocm.get(f"{accepted.json()['mount_url']}/items", headers=bob), refusal)
