@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from opengeomesh.ocm.models import ShareType
 from opengeomesh.ocm.payloads import share_body
 from opengeomesh.ocm.signatures import COVERED, TAG
 from opengeomesh.services import Services
-from tests.conftest import InProcessClient, fresh_services
+from tests.conftest import InProcessClient, World, fresh_services
 from tests.e2e.orgs import Org
 from tests.security.conftest import BASE
 from tests.security.hostile import Answer, HostileServer, hostile_server, json_answer
@@ -434,3 +434,80 @@ def test_shares_cannot_lead_our_server_inside(
     accepted = ocm.post(f"/manage/received-shares/{share['id']}/accept", headers=bob)
     assert accepted.status_code == 200, accepted.text
     expect(ocm.get(f"{accepted.json()['mount_url']}/items", headers=bob), refusal)
+
+
+# --- hostile input: CQL2, JSON, GeoJSON, ids --------------------------------------------------
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def _line(points: int) -> bytes:
+    """A feature whose LineString has ``points`` positions."""
+    coordinates = b",".join(b"[7.1,50.2]" for _ in range(points))
+    return (
+        b'{"type":"Feature","properties":{},"geometry":{"type":"LineString","coordinates":['
+        + coordinates
+        + b"]}}"
+    )
+
+
+async def _chunks(total: int) -> AsyncIterator[bytes]:
+    """A body sent chunked, without Content-Length."""
+    for _ in range(total // 65536):
+        yield b" " * 65536
+
+
+GEOJSON = {"Content-Type": "application/geo+json"}
+JSON = {"Content-Type": "application/json"}
+ITEMS = "/collections/hydrants/items"
+INPUT_ATTACKS: list[tuple[str, str, str, dict[str, Any], Refusal]] = [
+    # CQL2 filters that try SQL or code
+    ("CQL2 statement after a literal", "GET", ITEMS, {"params": {"filter": "name = 'x'; DROP TABLE features; --"}}, Refusal(400, "filter")),
+    ("CQL2 closing a parenthesis", "GET", ITEMS, {"params": {"filter": "name = 'x') OR (1=1"}}, Refusal(400, "filter")),
+    ("CQL2 calling SQLite", "GET", ITEMS, {"params": {"filter": "sqlite_version() = '3'"}}, Refusal(400, "sqlite_version")),
+    ("CQL2 calling load_extension", "GET", ITEMS, {"params": {"filter": "load_extension('/tmp/x') = 1"}}, Refusal(400, "load_extension")),
+    ("CQL2 calling pg_sleep", "GET", ITEMS, {"params": {"filter": "pg_sleep(10) = 1"}}, Refusal(400, "pg_sleep")),
+    ("CQL2 property with a quote", "GET", ITEMS, {"params": {"filter": '"na""me" = 1'}}, Refusal(400, "filter")),
+    ("CQL2 JSON property with SQL", "GET", ITEMS, {"params": {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"property":"name\\" OR 1=1 --"},"x"]}'}}, Refusal(400, "filter")),
+    ("CQL2 JSON function with code", "GET", ITEMS, {"params": {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"function":{"name":"__import__","args":["os"]}},1]}'}}, Refusal(400, "filter")),
+    ("CQL2 nested 10,000 deep", "GET", ITEMS, {"params": {"filter": "(" * 10000 + "name = 'x'" + ")" * 10000}}, Refusal(400, "filter")),
+    # JSON bodies
+    ("management body over the limit", "POST", "/manage/collections", {"content": b'{"id": "' + b"x" * (2 << 20) + b'"}', "headers": JSON}, Refusal(413, "over")),
+    ("chunked body over the limit", "POST", "/manage/collections", {"content": _chunks(2 << 20), "headers": JSON}, Refusal(413, "over")),
+    ("JSON nested 100,000 deep", "POST", "/manage/collections", {"content": _nested(100_000), "headers": JSON}, Refusal(400, "body")),
+    ("feature nested 100,000 deep", "POST", ITEMS, {"content": b'{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":' + _nested(100_000) + b"}}", "headers": GEOJSON}, Refusal(400, "body")),
+    ("OCM share nested 30,000 deep", "POST", "/ocm/shares", {"content": _nested(30_000), "headers": JSON}, Refusal(400, "")),
+    ("OCM body over its limit", "POST", "/ocm/shares", {"content": b"[" * 70_000, "headers": JSON}, Refusal(413, "PAYLOAD_TOO_LARGE")),
+    # GeoJSON with millions of coordinates
+    ("feature with 2 million positions", "POST", ITEMS, {"content": _line(2_000_000), "headers": GEOJSON}, Refusal(413, "over")),
+    ("import with 2 million positions in one feature", "POST", "/manage/collections/hydrants/import", {"content": b'{"type":"FeatureCollection","features":[' + _line(2_000_000) + b"]}", "headers": GEOJSON}, Refusal(400, "more than 1000000 positions")),
+    # path traversal in ids
+    ("collection id climbing up", "GET", "/collections/..%2F..%2Fetc%2Fpasswd", {}, Refusal(404, "")),
+    ("feature id climbing up", "GET", f"{ITEMS}/..%2F..%2F..%2Fapi", {}, Refusal(404, "")),
+    ("static file climbing up", "GET", "/static/..%2F..%2Fconfig.py", {}, Refusal(404, "")),
+    ("static file climbing up, dots", "GET", "/static/../../../../etc/passwd", {}, Refusal(404, "")),
+    ("new collection id climbing up", "POST", "/manage/collections", {"json": {"id": "../../etc", "title": "x"}}, Refusal(400, "id")),
+    ("feature written under a climbing id", "PUT", f"{ITEMS}/..%2F..%2Fescape", {"content": b'{"type":"Feature","properties":{},"geometry":null}', "headers": GEOJSON}, Refusal(404, "")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "options", "refusal"),
+    [pytest.param(m, p, o, r, id=name) for name, m, p, o, r in INPUT_ATTACKS],
+)
+def test_hostile_input(
+    client: InProcessClient,
+    world: World,
+    method: str,
+    path: str,
+    options: dict[str, Any],
+    refusal: Refusal,
+) -> None:
+    headers = {**world.auth("alice"), **options.pop("headers", {})}
+    response = client.request(method, path, headers=headers, **options)
+    expect(response, refusal)
+    # nothing was harmed: the layer is whole and answers
+    after = client.get(f"{ITEMS}?limit=1", headers=world.auth("alice"))
+    assert after.status_code == 200 and after.json()["numberMatched"] == 250
