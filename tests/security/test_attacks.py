@@ -464,32 +464,32 @@ JSON = {"Content-Type": "application/json"}
 ITEMS = "/collections/hydrants/items"
 INPUT_ATTACKS: list[tuple[str, str, str, dict[str, Any], Refusal]] = [
     # CQL2 filters that try SQL or code
-    ("CQL2 statement after a literal", "GET", ITEMS, {"params": {"filter": "name = 'x'; DROP TABLE features; --"}}, Refusal(400, "filter")),
-    ("CQL2 closing a parenthesis", "GET", ITEMS, {"params": {"filter": "name = 'x') OR (1=1"}}, Refusal(400, "filter")),
-    ("CQL2 calling SQLite", "GET", ITEMS, {"params": {"filter": "sqlite_version() = '3'"}}, Refusal(400, "sqlite_version")),
-    ("CQL2 calling load_extension", "GET", ITEMS, {"params": {"filter": "load_extension('/tmp/x') = 1"}}, Refusal(400, "load_extension")),
-    ("CQL2 calling pg_sleep", "GET", ITEMS, {"params": {"filter": "pg_sleep(10) = 1"}}, Refusal(400, "pg_sleep")),
-    ("CQL2 property with a quote", "GET", ITEMS, {"params": {"filter": '"na""me" = 1'}}, Refusal(400, "filter")),
-    ("CQL2 JSON property with SQL", "GET", ITEMS, {"params": {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"property":"name\\" OR 1=1 --"},"x"]}'}}, Refusal(400, "filter")),
-    ("CQL2 JSON function with code", "GET", ITEMS, {"params": {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"function":{"name":"__import__","args":["os"]}},1]}'}}, Refusal(400, "filter")),
-    ("CQL2 nested 10,000 deep", "GET", ITEMS, {"params": {"filter": "(" * 10000 + "name = 'x'" + ")" * 10000}}, Refusal(400, "filter")),
+    ("CQL2 statement after a literal", "GET", ITEMS, {"params": {"filter": "name = 'x'; DROP TABLE features; --"}}, Refusal(400, "filter")),  # noqa: E501
+    ("CQL2 closing a parenthesis", "GET", ITEMS, {"params": {"filter": "name = 'x') OR (1=1"}}, Refusal(400, "filter")),  # noqa: E501
+    ("CQL2 calling SQLite", "GET", ITEMS, {"params": {"filter": "sqlite_version() = '3'"}}, Refusal(400, "sqlite_version")),  # noqa: E501
+    ("CQL2 calling load_extension", "GET", ITEMS, {"params": {"filter": "load_extension('/tmp/x') = 1"}}, Refusal(400, "load_extension")),  # noqa: E501
+    ("CQL2 calling pg_sleep", "GET", ITEMS, {"params": {"filter": "pg_sleep(10) = 1"}}, Refusal(400, "pg_sleep")),  # noqa: E501
+    ("CQL2 property with a quote", "GET", ITEMS, {"params": {"filter": '"na""me" = 1'}}, Refusal(400, "filter")),  # noqa: E501
+    ("CQL2 JSON property with SQL", "GET", ITEMS, {"params": {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"property":"name\\" OR 1=1 --"},"x"]}'}}, Refusal(400, "filter")),  # noqa: E501
+    ("CQL2 JSON function with code", "GET", ITEMS, {"params": {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"function":{"name":"__import__","args":["os"]}},1]}'}}, Refusal(400, "filter")),  # noqa: E501
+    ("CQL2 nested 10,000 deep", "GET", ITEMS, {"params": {"filter": "(" * 10000 + "name = 'x'" + ")" * 10000}}, Refusal(400, "filter")),  # noqa: E501
     # JSON bodies
-    ("management body over the limit", "POST", "/manage/collections", {"content": b'{"id": "' + b"x" * (2 << 20) + b'"}', "headers": JSON}, Refusal(413, "over")),
-    ("chunked body over the limit", "POST", "/manage/collections", {"content": _chunks(2 << 20), "headers": JSON}, Refusal(413, "over")),
-    ("JSON nested 100,000 deep", "POST", "/manage/collections", {"content": _nested(100_000), "headers": JSON}, Refusal(400, "body")),
-    ("feature nested 100,000 deep", "POST", ITEMS, {"content": b'{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":' + _nested(100_000) + b"}}", "headers": GEOJSON}, Refusal(400, "body")),
-    ("OCM share nested 30,000 deep", "POST", "/ocm/shares", {"content": _nested(30_000), "headers": JSON}, Refusal(400, "")),
-    ("OCM body over its limit", "POST", "/ocm/shares", {"content": b"[" * 70_000, "headers": JSON}, Refusal(413, "PAYLOAD_TOO_LARGE")),
+    ("management body over the limit", "POST", "/manage/collections", {"content": b'{"id": "' + b"x" * (2 << 20) + b'"}', "headers": JSON}, Refusal(413, "over")),  # noqa: E501
+    ("chunked body over the limit", "POST", "/manage/collections", {"content": _chunks(2 << 20), "headers": JSON}, Refusal(413, "over")),  # noqa: E501
+    ("JSON nested 100,000 deep", "POST", "/manage/collections", {"content": _nested(100_000), "headers": JSON}, Refusal(400, "body")),  # noqa: E501
+    ("feature nested 100,000 deep", "POST", ITEMS, {"content": b'{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":' + _nested(100_000) + b"}}", "headers": GEOJSON}, Refusal(400, "body")),  # noqa: E501
+    ("OCM share nested 30,000 deep", "POST", "/ocm/shares", {"content": _nested(30_000), "headers": JSON}, Refusal(400, "")),  # noqa: E501
+    ("OCM body over its limit", "POST", "/ocm/shares", {"content": b"[" * 70_000, "headers": JSON}, Refusal(413, "PAYLOAD_TOO_LARGE")),  # noqa: E501
     # GeoJSON with millions of coordinates
-    ("feature with 2 million positions", "POST", ITEMS, {"content": _line(2_000_000), "headers": GEOJSON}, Refusal(413, "over")),
-    ("import with 2 million positions in one feature", "POST", "/manage/collections/hydrants/import", {"content": b'{"type":"FeatureCollection","features":[' + _line(2_000_000) + b"]}", "headers": GEOJSON}, Refusal(400, "more than 1000000 positions")),
+    ("feature with 2 million positions", "POST", ITEMS, {"content": _line(2_000_000), "headers": GEOJSON}, Refusal(413, "over")),  # noqa: E501
+    ("import with 2 million positions in one feature", "POST", "/manage/collections/hydrants/import", {"content": b'{"type":"FeatureCollection","features":[' + _line(2_000_000) + b"]}", "headers": GEOJSON}, Refusal(400, "more than 1000000 positions")),  # noqa: E501
     # path traversal in ids
-    ("collection id climbing up", "GET", "/collections/..%2F..%2Fetc%2Fpasswd", {}, Refusal(404, "")),
+    ("collection id climbing up", "GET", "/collections/..%2F..%2Fetc%2Fpasswd", {}, Refusal(404, "")),  # noqa: E501
     ("feature id climbing up", "GET", f"{ITEMS}/..%2F..%2F..%2Fapi", {}, Refusal(404, "")),
     ("static file climbing up", "GET", "/static/..%2F..%2Fconfig.py", {}, Refusal(404, "")),
-    ("static file climbing up, dots", "GET", "/static/../../../../etc/passwd", {}, Refusal(404, "")),
-    ("new collection id climbing up", "POST", "/manage/collections", {"json": {"id": "../../etc", "title": "x"}}, Refusal(400, "id")),
-    ("feature written under a climbing id", "PUT", f"{ITEMS}/..%2F..%2Fescape", {"content": b'{"type":"Feature","properties":{},"geometry":null}', "headers": GEOJSON}, Refusal(404, "")),
+    ("static file climbing up, dots", "GET", "/static/../../../../etc/passwd", {}, Refusal(404, "")),  # noqa: E501
+    ("new collection id climbing up", "POST", "/manage/collections", {"json": {"id": "../../etc", "title": "x"}}, Refusal(400, "id")),  # noqa: E501
+    ("feature written under a climbing id", "PUT", f"{ITEMS}/..%2F..%2Fescape", {"content": b'{"type":"Feature","properties":{},"geometry":null}', "headers": GEOJSON}, Refusal(404, "")),  # noqa: E501
 ]  # fmt: skip
 
 
