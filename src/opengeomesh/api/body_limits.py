@@ -49,7 +49,7 @@ class BodyLimits:
         )
         seen = 0
         over = False
-        started = False
+        started = replaced = False
 
         async def receiving() -> Message:
             nonlocal seen, over
@@ -65,16 +65,15 @@ class BodyLimits:
             return message
 
         async def sending(message: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return  # the route's own answer to a cut-off body is dropped
             start = message["type"] == "http.response.start"
             if over and start and message["status"] != 413:  # a route read a cut-off body
-                started = True
+                started = replaced = True
                 await _too_large(send, limit)
                 return
-            if over and started:
-                return  # the route's own answer to a cut-off body is dropped
-            if message["type"] == "http.response.start":
-                started = True
+            started = started or start
             await send(message)
 
         try:
