@@ -55,7 +55,9 @@ def test_concurrent_flushes_lose_no_hit(open_stores: OpenStores) -> None:
 
     def add(index: int) -> None:
         for _ in range(20):
-            totals.append(workers[index % 2].add_hits(MINUTE, {"peer server:x": 1})["peer server:x"])
+            totals.append(
+                workers[index % 2].add_hits(MINUTE, {"peer server:x": 1})["peer server:x"]
+            )
 
     threads = [threading.Thread(target=add, args=(i,)) for i in range(4)]
     for thread in threads:
