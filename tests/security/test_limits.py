@@ -57,6 +57,15 @@ def test_each_token_has_its_own_budget(limited: tuple[Services, InProcessClient]
     assert client.get("/manage/me", headers=alice).status_code == 429  # every route counts
     assert client.get("/collections/hydrants", headers=bob).status_code == 200
     assert client.get("/collections/sectors").status_code == 200  # anonymous: not a token
+    document = client.get("/api").json()  # the refusals are described
+    for path, method in (
+        ("/collections/{collectionId}/items", "get"),
+        ("/manage/me", "get"),
+        ("/ocm/notifications", "post"),
+        ("/ocm/token", "post"),
+    ):
+        assert "Retry-After" in document["paths"][path][method]["responses"]["429"]["headers"]
+    assert "413" in document["paths"]["/manage/collections"]["post"]["responses"]
     # the count lives in the database: another process sees it once this one flushes
     services.limiter.flush()
     with fresh_services(services.settings.data_dir, **_same(services)) as other:
