@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -101,6 +101,3 @@ def hostile_server(keys: Path) -> Iterator[HostileServer]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-Change = Callable[[HostileServer], None]
