@@ -108,9 +108,7 @@ class RateLimiter:
         """Add this process's new hits to the shared counts and learn the totals of the
         others'. A busy database keeps the hits for the next flush."""
         with self._lock:
-            window = self._window
-            # keys seen this minute are read again (adding 0): other processes' hits count
-            hits = {**dict.fromkeys(self._shared, 0), **self._pending}
+            window, hits = self._window, dict(self._pending)  # only keys used since the last
             self._pending.clear()
         if not hits:
             return
