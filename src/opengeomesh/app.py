@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
 from opengeomesh import __version__
+from opengeomesh.api.body_limits import BodyLimits
 from opengeomesh.api.problems import install_problem_handlers
 from opengeomesh.api.routes import install_routes
 from opengeomesh.api.vary import VaryOnAccept
@@ -68,7 +69,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             max_features=settings.upstream_poll_max_features,
         )
         poller.start()
+        services.limiter.start()
         yield
+        services.limiter.stop()
         poller.stop()
         courier.stop()
         services.close()
@@ -88,6 +91,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     static = resources.files("opengeomesh.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.add_middleware(VaryOnAccept)
+    app.add_middleware(BodyLimits, settings=settings)
     # Browser map clients on other origins read and edit layers with a bearer token, never
     # cookies.
     app.add_middleware(

@@ -127,6 +127,24 @@ class Settings(BaseModel):
         description="Exposed collections with more features upstream are not polled"
         " (no change feed; a warning in the log)",
     )
+    max_body_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        description="Largest request body of any other request (imports, features and OCM"
+        " requests have their own limits)",
+    )
+    rate_limit_per_minute_token: int = Field(
+        6000,
+        ge=0,
+        description="Requests a minute one bearer token (personal or a share's access token)"
+        " may make; 0: no limit",
+    )
+    rate_limit_per_minute_peer: int = Field(
+        600,
+        ge=0,
+        description="OCM requests a minute one peer server (its verified host; an unsigned or"
+        " refused sender: its address) may make; 0: no limit",
+    )
     max_remote_page_bytes: int = Field(
         64 << 20, ge=1 << 16, description="Largest page read from a mounted remote layer"
     )

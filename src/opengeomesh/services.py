@@ -15,6 +15,7 @@ from opengeomesh.features.remote import RemoteLayers
 from opengeomesh.features.remote_changes import RemoteChanges
 from opengeomesh.features.upstream import UpstreamFeatures
 from opengeomesh.features.upstreams import Upstreams
+from opengeomesh.limits.rates import RateLimiter
 from opengeomesh.ocm.client import OutboundClient
 from opengeomesh.ocm.federation import Federation, open_federation
 from opengeomesh.ocm.secretbox import SecretBox
@@ -41,6 +42,7 @@ class Services:
     hub: ChangeHub
     stores: Stores
     webhooks: Webhooks
+    limiter: RateLimiter
 
     def caller_for_token(self, token: str | None) -> Caller:
         """The caller a bearer token stands for: a local user's personal token, or the
@@ -66,6 +68,7 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     stores = open_stores(settings, migrate=not prepared)
     accounts = AccountDirectory(stores.accounts)
+    limiter = RateLimiter(stores.rate_limits)
     catalog = Catalog(
         stores.collections, stores.features, accounts, count_limit=settings.count_limit
     )
@@ -76,6 +79,7 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
         accounts,
         catalog,
         serving=serving and not prepared,
+        limiter=limiter,
     )
     catalog.before_delete(federation.sharing.collection_deleted)
     catalog.after_access_change(federation.sharing.access_changed)
@@ -130,6 +134,7 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
         hub=hub,
         stores=stores,
         webhooks=webhooks,
+        limiter=limiter,
     )
 
 

@@ -94,7 +94,7 @@ def test_ocm_sharing_endpoints_are_described(document: dict[str, Any]) -> None:
     token = paths["/ocm/token"]["post"]
     assert "RFC 9421" in token["description"]
     assert set(token["requestBody"]["content"]) == {FORM, "application/json"}
-    assert set(token["responses"]) == {"200", "400", "401", "413", "500"}
+    assert set(token["responses"]) == {"200", "400", "401", "413", "429", "500"}
     ok = token["responses"]["200"]
     assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/TokenResponse")
     assert "Cache-Control" in ok["headers"]

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from opengeomesh.accounts.models import Caller
+from opengeomesh.accounts.tokens import token_hash
 from opengeomesh.errors import Forbidden, Unauthenticated
 from opengeomesh.services import Services
 from opengeomesh.web.browser import api_session_caller
@@ -39,7 +40,11 @@ async def current_caller(request: Request) -> Caller:
         session_caller = api_session_caller(request)  # the workspace's map (docs/web.md)
         if session_caller is not None:
             return session_caller
-    caller = services_of(request).caller_for_token(token)
+    services = services_of(request)
+    caller = services.caller_for_token(token)
+    if token is not None:  # a known token: counted by its hash, never by the secret itself
+        limit = services.settings.rate_limit_per_minute_token
+        services.limiter.hit("token", token_hash(token)[:32], limit)
     if caller.share is not None and request.url.path.startswith("/manage"):
         raise Forbidden("a share's access token opens only the shared collection's OGC API")
     return caller

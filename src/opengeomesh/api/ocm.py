@@ -4,6 +4,7 @@ pages an invite link and ``inviteAcceptDialog`` lead to. Errors here use the OCM
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Any
@@ -25,6 +26,7 @@ from opengeomesh.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
+from opengeomesh.limits.rates import TooManyRequests
 from opengeomesh.ocm.addresses import normalise_host
 from opengeomesh.ocm.client import PeerUnavailable
 from opengeomesh.ocm.invites import encode_invite
@@ -51,6 +53,7 @@ _STATUS: list[tuple[type[OpenGeoMeshError], int, str]] = [
     (PeerUnavailable, 401, "SIGNATURE_UNVERIFIABLE"),
     (Busy, 503, "SERVICE_UNAVAILABLE"),
     (Unsupported, 501, "NOT_IMPLEMENTED"),
+    (TooManyRequests, 429, "TOO_MANY_REQUESTS"),
 ]
 
 
@@ -66,7 +69,33 @@ def ocm_error(exc: OpenGeoMeshError) -> Response:
         body["detail"] = f"{exc.field}: {detail}"
         body["validationErrors"] = [{"name": exc.field, "message": code if match else "INVALID"}]
     headers = {"Retry-After": "5"} if status == 503 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from (behind a proxy: what uvicorn's proxy headers
+    settings make of it)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def limit_sender(request: Request, services: Services, message: InboundMessage) -> None:
+    """Before an OCM request is handled: an unsigned one counts against its address's
+    limit; a signed one counts against its verified host later (``Federation.verify_sender``)
+    but is refused now if its address is over the limit through refused signatures."""
+    limit = services.settings.rate_limit_per_minute_peer
+    if message.signed:
+        services.limiter.check("client address", client_address(request), limit)
+    else:
+        services.limiter.hit("client address", client_address(request), limit)
+
+
+def count_refusal(request: Request, services: Services) -> None:
+    """A refused signature counts against the sender's address (its host is not proven)."""
+    limit = services.settings.rate_limit_per_minute_peer
+    with contextlib.suppress(TooManyRequests):  # this answer is the refusal; the next, 429
+        services.limiter.hit("client address", client_address(request), limit)
 
 
 def discovery(request: Request) -> Response:
@@ -90,7 +119,11 @@ async def invite_accepted(request: Request) -> Response:
         message = InboundMessage.of(
             request.method, target_uri(request, services), request.headers.items(), body
         )
+        limit_sender(request, services, message)
         answer = await run_in_threadpool(_receive_acceptance, services, message, payload)
+    except SignatureRefused as exc:
+        count_refusal(request, services)
+        return ocm_error(exc)
     except OpenGeoMeshError as exc:
         return ocm_error(exc)
     except Exception:

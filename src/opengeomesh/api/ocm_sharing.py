@@ -15,8 +15,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from opengeomesh.api.auth import services_of
-from opengeomesh.api.ocm import json_body, ocm_error, read_body, target_uri
+from opengeomesh.api.ocm import (
+    count_refusal,
+    json_body,
+    limit_sender,
+    ocm_error,
+    read_body,
+    target_uri,
+)
 from opengeomesh.errors import Busy, OpenGeoMeshError, PayloadTooLarge
+from opengeomesh.limits.rates import TooManyRequests
 from opengeomesh.ocm.client import PeerUnavailable
 from opengeomesh.ocm.payloads import OAuthError, parse_json, parse_token_request
 from opengeomesh.ocm.signatures import InboundMessage, SignatureRefused
@@ -57,10 +65,14 @@ async def _answer_ocm(
     what it returns or the OCM error body."""
     try:
         message, payload = await _message(request)
+        limit_sender(request, services_of(request), message)
         try:
             answer = await run_in_threadpool(act, message, payload)
         except PeerUnavailable as exc:
             raise _unverifiable(exc) from None
+    except SignatureRefused as exc:
+        count_refusal(request, services_of(request))
+        return ocm_error(exc)
     except OpenGeoMeshError as exc:
         return ocm_error(exc)
     except Exception:
@@ -89,8 +101,12 @@ async def notifications(request: Request) -> Response:
     return await _answer_ocm(request, "/ocm/notifications", receive)
 
 
-def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+def _oauth_error(
+    error: str, description: str, status: int = 400, retry_after: int | None = None
+) -> Response:
     headers = dict(NO_STORE)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = 'Signature realm="ocm"'
     body = {"error": error, "error_description": description}
@@ -107,10 +123,15 @@ async def token(request: Request) -> Response:
         message = InboundMessage.of(
             request.method, target_uri(request, services), request.headers.items(), body
         )
+        limit_sender(request, services, message)
         issued = await run_in_threadpool(services.federation.issue_token, message, grant)
     except OAuthError as exc:
         return _oauth_error(exc.error, exc.detail, exc.status)
+    except TooManyRequests as exc:  # RFC 6749 has no code for it: RFC 6585's 429 tells
+        return _oauth_error("temporarily_unavailable", exc.detail, 429, exc.retry_after)
     except (SignatureRefused, PeerUnavailable) as exc:
+        if isinstance(exc, SignatureRefused):
+            count_refusal(request, services)
         return _oauth_error("invalid_client", exc.detail, 401)
     except PayloadTooLarge as exc:
         return _oauth_error("invalid_request", exc.detail, 413)

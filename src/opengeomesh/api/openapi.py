@@ -26,7 +26,7 @@ from opengeomesh.api.openapi_editing import (
     EDITING_RESPONSES,
 )
 from opengeomesh.api.openapi_ocm import OCM_PATHS, OCM_SCHEMAS
-from opengeomesh.api.openapi_parts import MOUNTED
+from opengeomesh.api.openapi_parts import MOUNTED, PROBLEM_REF
 from opengeomesh.api.openapi_parts import problem as _problem
 from opengeomesh.api.openapi_parts import ref as _ref
 from opengeomesh.errors import InvalidInput
@@ -476,6 +476,7 @@ def build_document(app_routes: list[Any], server_url: str, title: str) -> dict[s
     paths = {**OGC_PATHS, **CHANGES_PATHS, **OCM_PATHS, **managed.get("paths", {})}
     for path, operations in EDITING_PATHS.items():
         paths[path] = {**paths[path], **operations}
+    _with_limits(paths)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -493,6 +494,35 @@ def build_document(app_routes: list[Any], server_url: str, title: str) -> dict[s
             "responses": {**RESPONSES, **EDITING_RESPONSES},
         },
     }
+
+
+def _with_limits(paths: dict[str, Any]) -> None:
+    """Every operation that authenticates (declares 401) may be refused by a rate limit (429
+    with Retry-After), every one that takes a body by the body limit (413); docs/security.md."""
+    retry = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+    for path, operations in paths.items():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if "401" not in responses:
+                continue
+            body: Any
+            if path == "/ocm/token":
+                body = {"type": "object", "properties": {"error": {"type": "string"}}}
+                media = "application/json"
+            elif path.startswith("/ocm/"):
+                body, media = _ref("schemas", "OcmError"), "application/json"
+            else:
+                body, media = PROBLEM_REF, "application/problem+json"
+            responses.setdefault(
+                "429",
+                {
+                    "description": "Too many requests a minute; try again after Retry-After",
+                    "headers": retry,
+                    "content": {media: {"schema": body}},
+                },
+            )
+            if operation.get("requestBody") and not path.startswith("/ocm/"):
+                responses.setdefault("413", _ref("responses", "TooLarge"))
 
 
 # Management operations that wait for another server (a share is delivered from the outbox,

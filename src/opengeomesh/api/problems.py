@@ -24,6 +24,7 @@ from opengeomesh.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
+from opengeomesh.limits.rates import TooManyRequests
 from opengeomesh.ocm.client import PeerTimeout, PeerUnavailable
 from opengeomesh.storage.failures import driver_errors, storage_error
 
@@ -44,6 +45,7 @@ _STATUS: dict[type[OpenGeoMeshError], tuple[int, str]] = {
     PeerTimeout: (504, "Gateway timeout"),
     PeerUnavailable: (502, "Bad gateway"),
     Busy: (503, "Service unavailable"),
+    TooManyRequests: (429, "Too many requests"),
 }
 
 
@@ -69,6 +71,8 @@ def domain_problem(exc: OpenGeoMeshError) -> Response:
         headers = {"WWW-Authenticate": challenge}
     if isinstance(exc, Busy):
         headers = {"Retry-After": "2"}
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, InvalidInput):
         extra["parameter"] = exc.field
     return problem(status, title, exc.detail, headers, **extra)

@@ -11,7 +11,9 @@ before the workers start, so they never race to do it.
 from __future__ import annotations
 
 import copy
+import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,8 @@ from opengeomesh.config import Settings, environment_for
 from opengeomesh.services import Services
 
 APP_FACTORY = "opengeomesh.app:create_app_from_environment"
+# query parameters that carry a secret (an invite link's token): never written to the log
+SECRET_PARAMETERS = re.compile(r"([?&](?:token|code|access_token|secret)=)[^&\s]*", re.I)
 SHUTDOWN_GRACE_SECONDS = 5  # what `serve` waits at shutdown for answers still being sent
 
 
@@ -39,7 +43,7 @@ def run(settings: Settings, flags: Mapping[str, Any], services: Services) -> Non
         "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(settings, services), **options)
+        uvicorn.run(create_app(settings, services), log_config=log_config(), **options)
         return
     services.close()
     os.environ.update(environment_for(flags))
@@ -47,19 +51,35 @@ def run(settings: Settings, flags: Mapping[str, Any], services: Services) -> Non
         APP_FACTORY,
         factory=True,
         workers=settings.workers,
-        log_config=log_config_with_pid(),
+        log_config=log_config(with_pid=True),
         **options,
     )
 
 
-def log_config_with_pid() -> dict[str, Any]:
-    """uvicorn's logging, with each line naming the process that wrote it (``[1234]``): with
-    several workers, the operator can tell which one answered or failed."""
+def log_config(*, with_pid: bool = False) -> dict[str, Any]:
+    """uvicorn's logging with secrets in query strings masked in the access log; with
+    ``with_pid`` each line names the process that wrote it (``[1234]``): with several
+    workers, the operator can tell which one answered or failed."""
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    for formatter in config["formatters"].values():
-        formatter["fmt"] = formatter["fmt"].replace(
-            "%(levelprefix)s ", "%(levelprefix)s [%(process)d] ", 1
-        )
+    if with_pid:
+        for formatter in config["formatters"].values():
+            formatter["fmt"] = formatter["fmt"].replace(
+                "%(levelprefix)s ", "%(levelprefix)s [%(process)d] ", 1
+            )
+    config.setdefault("filters", {})["secrets"] = {"()": f"{__name__}.MaskSecrets"}
+    config["handlers"]["access"]["filters"] = ["secrets"]
     return config
+
+
+class MaskSecrets(logging.Filter):
+    """Masks the values of secret-carrying query parameters in uvicorn's access log lines
+    (their arguments: client, method, path with query, HTTP version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                SECRET_PARAMETERS.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True

@@ -31,6 +31,7 @@ GEOMETRY_DEPTH = {
 }
 FEATURE_ID_PATTERN = re.compile(r"^[^/\\?#%\x00-\x1f\x7f]{1,256}$")
 MAX_COLLECTION_MEMBERS = 10_000
+MAX_POSITIONS = 1_000_000  # of one feature's geometry: more is an attack, not a map layer
 MAX_INTEGER_ID = 2**63 - 1
 POINT_WKB = struct.Struct("<BIdd")  # little-endian WKB Point
 
@@ -94,6 +95,13 @@ def _feature_id(value: Any) -> tuple[str | None, bool]:
 
 def check_geometry(geometry: Any, path: str) -> None:
     """Check a GeoJSON geometry object's structure, positions and rings."""
+    positions = _check_geometry(geometry, path)
+    if positions > MAX_POSITIONS:
+        raise InvalidInput(f"{path}.coordinates", f"more than {MAX_POSITIONS} positions")
+
+
+def _check_geometry(geometry: Any, path: str) -> int:
+    """Check a geometry as :func:`check_geometry` does; returns how many positions it has."""
     if not isinstance(geometry, dict):
         raise InvalidInput(path, "must be a GeoJSON geometry object or null")
     kind = geometry.get("type")
@@ -103,26 +111,29 @@ def check_geometry(geometry: Any, path: str) -> None:
             raise InvalidInput(f"{path}.geometries", "must be an array")
         if len(members) > MAX_COLLECTION_MEMBERS:
             raise InvalidInput(f"{path}.geometries", "too many members")
+        total = 0
         for i, member in enumerate(members):
             if isinstance(member, dict) and member.get("type") == "GeometryCollection":
                 raise InvalidInput(f"{path}.geometries[{i}]", "nested collections are not allowed")
-            check_geometry(member, f"{path}.geometries[{i}]")
-        return
+            total += _check_geometry(member, f"{path}.geometries[{i}]")
+        return total
     if kind not in GEOMETRY_DEPTH:
         raise InvalidInput(f"{path}.type", f"{kind!r} is not a GeoJSON geometry type")
     coordinates = geometry.get("coordinates")
-    _check_nesting(coordinates, GEOMETRY_DEPTH[kind], f"{path}.coordinates")
+    positions = _check_nesting(coordinates, GEOMETRY_DEPTH[kind], f"{path}.coordinates")
     _check_shape(kind, coordinates, f"{path}.coordinates")
+    return positions
 
 
-def _check_nesting(value: Any, depth: int, path: str) -> None:
+def _check_nesting(value: Any, depth: int, path: str) -> int:
     if depth == 0:
         _check_position(value, path)
-        return
+        return 1
     if not isinstance(value, list):
         raise InvalidInput(path, "must be an array")
-    for i, item in enumerate(value):
-        _check_nesting(item, depth - 1, f"{path}[{i}]")
+    if depth == 1 and len(value) > MAX_POSITIONS:  # refused before a million checks
+        raise InvalidInput(path, f"more than {MAX_POSITIONS} positions")
+    return sum(_check_nesting(item, depth - 1, f"{path}[{i}]") for i, item in enumerate(value))
 
 
 def _check_position(value: Any, path: str) -> None:

@@ -48,6 +48,10 @@ class PeerTimeout(PeerUnavailable):
     """A peer did not answer within the time allowed."""
 
 
+class PeerUnreachable(PeerUnavailable):
+    """No connection could be made (or it broke): the peer did not answer at all."""
+
+
 class AddressRefused(PeerUnavailable):
     """The peer's address is one this server must not connect to."""
 
@@ -401,4 +405,4 @@ def _peer_errors(request: httpx.Request) -> Iterator[None]:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, AddressRefused):
             raise cause from None
-        raise PeerUnavailable(f"{_where(request)} cannot be reached: {exc}") from None
+        raise PeerUnreachable(f"{_where(request)} cannot be reached: {exc}") from None

@@ -10,9 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from opengeomesh.ocm.client import AddressRefused, OutboundClient, PeerUnavailable
+from opengeomesh.ocm.client import (
+    AddressRefused,
+    OutboundClient,
+    PeerUnavailable,
+    PeerUnreachable,
+)
 
 API_VERSION = "1.4.0"
 FAILURE_TTL = 30.0  # seconds a failed discovery is not tried again
@@ -185,7 +191,7 @@ class DiscoveryClient:
             try:
                 entry.keys = KeySet.import_key_set(document)
                 entry.keys_at = time.monotonic()
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, JoseError) as exc:
                 raise PeerUnavailable(f"{host}: the JWK Set is not usable: {exc}") from None
         return entry.keys
 
@@ -232,7 +238,7 @@ class DiscoveryClient:
         cache[host] = value
 
     def _fetch(self, host: str) -> RemoteServer:
-        problems = []
+        problems: list[PeerUnavailable] = []
         for scheme in self._schemes_for(host):
             for path in ("/.well-known/ocm", "/ocm-provider"):
                 try:
@@ -240,5 +246,7 @@ class DiscoveryClient:
                 except AddressRefused:
                     raise
                 except PeerUnavailable as exc:
-                    problems.append(str(exc))
-        raise PeerUnavailable(f"{host} cannot be discovered: {problems[-1]}")
+                    problems.append(exc)
+        # what a server that answered said beats a scheme or path where nothing answered
+        answered = [p for p in problems if not isinstance(p, PeerUnreachable)]
+        raise PeerUnavailable(f"{host} cannot be discovered: {(answered or problems)[0].detail}")

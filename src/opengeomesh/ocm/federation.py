@@ -12,6 +12,7 @@ from opengeomesh.accounts.models import Caller
 from opengeomesh.config import Settings
 from opengeomesh.errors import Forbidden, InvalidInput
 from opengeomesh.features.catalog import Catalog
+from opengeomesh.limits.rates import RateLimiter
 from opengeomesh.ocm.addresses import host_of_url, normalise_host
 from opengeomesh.ocm.client import OutboundClient, PeerUnavailable
 from opengeomesh.ocm.discovery import DiscoveryClient, our_discovery
@@ -58,6 +59,8 @@ class Federation:
     sharing: Sharing
     inbox: Inbox
     outbox: Outbox
+    limiter: RateLimiter | None = None
+    peer_limit: int = 0  # OCM requests a minute per verified peer server; 0: no limit
 
     def discovery_document(self) -> dict[str, Any]:
         return our_discovery(
@@ -76,6 +79,8 @@ class Federation:
         self.policy.check(host, invite=invite)
         if message.signed:
             self.verifier.verify(message, host)
+            if self.limiter is not None:  # unsigned ones are counted by address (api/ocm.py)
+                self.limiter.hit("peer server", host, self.peer_limit)
             return
         if not self.policy.accept_unsigned:
             raise SignatureRefused("SIGNATURE_REQUIRED: this server accepts only signed requests")
@@ -157,6 +162,7 @@ def open_federation(
     catalog: Catalog,
     *,
     serving: bool = False,
+    limiter: RateLimiter | None = None,
 ) -> Federation:
     """Build the federation layer; a serving process renews a key named after an old host."""
     base_url = settings.base_url
@@ -236,4 +242,6 @@ def open_federation(
         sharing=sharing,
         inbox=inbox,
         outbox=outbox,
+        limiter=limiter,
+        peer_limit=settings.rate_limit_per_minute_peer,
     )

@@ -10,6 +10,7 @@ from opengeomesh.accounts.store import AccountStore
 from opengeomesh.config import Settings
 from opengeomesh.features.store import CollectionStore, FeatureStore, FeatureWriter
 from opengeomesh.features.upstreams import UpstreamStore
+from opengeomesh.limits.rates import RateLimitStore
 from opengeomesh.ocm.store import OcmStore, ShareStore
 from opengeomesh.webhooks.store import WebhookStore
 
@@ -47,6 +48,7 @@ class Stores:
     shares: ShareStore
     upstreams: UpstreamStore
     webhooks: WebhookStore
+    rate_limits: RateLimitStore
 
 
 def open_stores(settings: Settings, *, migrate: bool = True) -> Stores:

@@ -8,6 +8,7 @@ from opengeomesh.storage.postgres.database import PgDatabase
 from opengeomesh.storage.postgres.feature_writes import PgFeatureWriter
 from opengeomesh.storage.postgres.features import PgFeatureStore
 from opengeomesh.storage.postgres.federation import PgFederationStore
+from opengeomesh.storage.postgres.rate_limits import PgRateLimitStore
 from opengeomesh.storage.postgres.shares import PgShareStore
 from opengeomesh.storage.postgres.upstreams import PgUpstreamStore
 from opengeomesh.storage.postgres.webhooks import PgWebhookStore
@@ -32,4 +33,5 @@ def open_postgres(url: str, *, max_connections: int, migrate: bool = True) -> St
         shares=PgShareStore(database),
         upstreams=PgUpstreamStore(database),
         webhooks=PgWebhookStore(database),
+        rate_limits=PgRateLimitStore(database),
     )

@@ -10,6 +10,7 @@ from opengeomesh.storage.sqlite.database import Database
 from opengeomesh.storage.sqlite.feature_writes import SqliteFeatureWriter
 from opengeomesh.storage.sqlite.features import SqliteFeatureStore
 from opengeomesh.storage.sqlite.federation import SqliteFederationStore
+from opengeomesh.storage.sqlite.rate_limits import SqliteRateLimitStore
 from opengeomesh.storage.sqlite.shares import SqliteShareStore
 from opengeomesh.storage.sqlite.upstreams import SqliteUpstreamStore
 from opengeomesh.storage.sqlite.webhooks import SqliteWebhookStore
@@ -34,4 +35,5 @@ def open_sqlite(path: Path, *, migrate: bool = True) -> Stores:
         shares=SqliteShareStore(database),
         upstreams=SqliteUpstreamStore(database),
         webhooks=SqliteWebhookStore(database),
+        rate_limits=SqliteRateLimitStore(database),
     )

@@ -4,7 +4,7 @@ operator see it and may send it again."""
 from opengeomesh.storage.migrations import apply_sql
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

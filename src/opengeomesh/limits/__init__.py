@@ -1,0 +1,1 @@
+"""Rate limits per peer server and per token, counted in fixed one-minute windows."""
