@@ -94,7 +94,7 @@ def test_ocm_sharing_endpoints_are_described(document: dict[str, Any]) -> None:
     token = paths["/ocm/token"]["post"]
     assert "RFC 9421" in token["description"]
     assert set(token["requestBody"]["content"]) == {FORM, "application/json"}
-    assert set(token["responses"]) == {"200", "400", "401", "413", "429", "500"}
+    assert set(token["responses"]) == {"200", "400", "401", "413", "429", "500", "503"}
     ok = token["responses"]["200"]
     assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/TokenResponse")
     assert "Cache-Control" in ok["headers"]
@@ -110,6 +110,7 @@ def test_ocm_sharing_endpoints_are_described(document: dict[str, Any]) -> None:
         "unauthorized_client",
         "unsupported_grant_type",
         "server_error",
+        "temporarily_unavailable",  # busy (503) or over the rate limit (429)
     }
     assert "tokenEndPoint" in schemas["OcmDiscovery"]["properties"]
 

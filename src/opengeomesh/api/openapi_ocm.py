@@ -349,7 +349,10 @@ OCM_SCHEMAS: dict[str, Any] = {
         "description": "RFC 6749 §5.2 error body",
         "required": ["error", "error_description"],
         "properties": {
-            "error": {"type": "string", "enum": [*OAUTH_ERRORS, "server_error"]},
+            "error": {
+                "type": "string",
+                "enum": [*OAUTH_ERRORS, "server_error", "temporarily_unavailable"],
+            },
             "error_description": {"type": "string"},
         },
     },
@@ -491,6 +494,10 @@ OCM_PATHS: dict[str, Any] = {
                 "413": _oauth_error("invalid_request: the body is too large", ["invalid_request"]),
                 "500": _oauth_error(
                     "server_error: an unexpected error, now logged", ["server_error"]
+                ),
+                "503": _oauth_error(
+                    "temporarily_unavailable: the database is busy; try again",
+                    ["temporarily_unavailable"],
                 ),
             },
         }
