@@ -104,8 +104,11 @@ class Peer(Model):
 
 
 class Delivery(Model):
+    """How sending a share goes: ``failed`` is set once the server gave up (it may be retried)."""
+
     attempts: int
     last_error: str
+    failed: datetime | None = None
 
 
 class Share(Model):
