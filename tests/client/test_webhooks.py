@@ -68,7 +68,7 @@ def test_endpoints_test_sends_and_deliveries(
         assert made.owner == "alice" and made.events == ["share.received", "share.revoked"]
         assert sorted(alice.create_webhook(receiver.url).events) == sorted(EVENT_TYPES)
         listed = alice.list_webhooks()
-        assert [w.id for w in listed][0] == made.id and len(listed) == 2
+        assert listed[0].id == made.id and len(listed) == 2
         assert alice.get_webhook(made.id) == listed[0]
         assert not hasattr(listed[0], "secret")
 
