@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -276,7 +277,7 @@ def test_a_secret_that_is_not_one_is_named() -> None:
         webhooks.verify("whsec_not base64!", _signed(new_secret(), BODY, time.time()), BODY)
 
 
-def _documented_events(page: str) -> list[dict[str, object]]:
+def _documented_events(page: str) -> list[dict[str, Any]]:
     blocks = re.findall(r"```json\n(.*?)```", (DOCS / page).read_text(), flags=re.S)
     return [orjson.loads(block) for block in blocks]
 
