@@ -126,8 +126,8 @@ class Product:
         received = self.client.list_received_shares()
         for share in received:
             done += self.consider(share)
-        current = {s.collection for s in received if s.state == "accepted"}
-        for gone in [c for c in self.layers.entries if c not in current]:
+        listed = {s.collection for s in received}  # a revoked share is no longer listed
+        for gone in [c for c in self.layers.entries if c not in listed]:
             done += self.layers.drop(gone, "the share ended")
         return done
 
@@ -214,17 +214,15 @@ def main() -> None:
     if not options.server or not options.token:
         parser.error("give --server and --token (or OGM_SERVER and OGM_TOKEN)")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for stopping in (signal.SIGINT, signal.SIGTERM):  # finish the event at hand, then stop
+        signal.signal(stopping, lambda *_: stop.set())
     with Client(options.server, options.token) as client:
         product = Product(client, Layers(options.out).load(), set(options.accept_from))
-        try:
-            if options.poll is None:
-                listen(product, options.listen, options.public_url, stop)
-            while options.poll is not None and not stop.is_set():
-                report(product.catch_up(), "poll")
-                stop.wait(options.poll)
-        except KeyboardInterrupt:
-            pass
+        if options.poll is None:
+            listen(product, options.listen, options.public_url, stop)
+        while options.poll is not None and not stop.is_set():
+            report(product.catch_up(), "poll")
+            stop.wait(options.poll)
 
 
 if __name__ == "__main__":
