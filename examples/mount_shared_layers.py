@@ -171,7 +171,10 @@ def listen(product: Product, address: str, public_url: str | None, stop: threadi
     server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), BaseHTTPRequestHandler)
     bound_host, bound_port = server.server_address[:2]
     url = public_url or f"http://{bound_host!s}:{bound_port}/hook"
-    hook = product.client.create_webhook(url, events=EVENTS)  # the port is bound: register
+    try:
+        hook = product.client.create_webhook(url, events=EVENTS)  # the port is bound: register
+    except ClientError as exc:  # the server away, or a URL it may not call
+        raise SystemExit(f"cannot register the webhook: {exc}") from None
     server.RequestHandlerClass = receiver(hook.secret, events)  # then serve, with the secret
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"listening at {url}: webhook {hook.id}", flush=True)
