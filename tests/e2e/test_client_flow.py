@@ -5,10 +5,15 @@ revoke. The async client does the same gestures for a decline."""
 import asyncio
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -115,56 +120,139 @@ def test_the_async_client_declines(client_orgs: ClientOrgs) -> None:
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mount_shared_layers.py"
 
 
-def run_example(b_url: str, token: str, out: Path, *accept_from: str) -> list[str]:
-    """docs/integration.md's worked example, one pass, as a vendor would run it."""
-    trusted = [option for host in accept_from for option in ("--accept-from", host)]
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--once", "--out", str(out), *trusted],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "OGM_SERVER": b_url, "OGM_TOKEN": token},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
+class Example:
+    """docs/integration.md's worked example, running as a vendor would run it, receiving
+    webhooks on a free loopback port; ``lines`` is what it printed so far."""
+
+    def __init__(self, b_url: str, token: str, out: Path, *accept_from: str) -> None:
+        trusted = [option for host in accept_from for option in ("--accept-from", host)]
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-u",
+                str(EXAMPLE),
+                "--listen",
+                "127.0.0.1:0",
+                "--out",
+                str(out),
+                *trusted,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "OGM_SERVER": b_url, "OGM_TOKEN": token},
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        started = eventually(lambda: self._started(), seconds=30)
+        assert started, self.lines
+        self.url, self.hook = started
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def _started(self) -> tuple[str, int] | None:
+        assert self.process.poll() is None, self.lines
+        for line in self.lines:
+            if found := re.fullmatch(r"listening at (\S+): webhook (\d+)", line):
+                return found[1], int(found[2])
+        return None
+
+    def saw(self, *expected: str) -> bool:
+        """Whether it printed ``expected``, in this order (other lines between)."""
+        printed = iter(list(self.lines))
+        return all(any(line == wanted for line in printed) for wanted in expected)
+
+    def stop(self) -> list[str]:
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=30) == 0, self.lines
+        return self.lines
 
 
-def offered(frank: Client) -> list[ReceivedShare]:
-    return [s for s in frank.list_received_shares() if s.name == "Incident sectors"]
+def offered(frank: Client, name: str) -> list[ReceivedShare]:
+    return [s for s in frank.list_received_shares() if s.name == name]
 
 
 @pytest.mark.e2e
-def test_the_worked_example_mounts_what_is_shared(client_orgs: ClientOrgs, tmp_path: Path) -> None:
+def test_the_worked_example_mounts_what_webhooks_announce(
+    client_orgs: ClientOrgs, tmp_path: Path
+) -> None:
     a, b = client_orgs.a, client_orgs.b
     out = tmp_path / "layers"
+    sectors = samples.incident_sectors()
     with Client(a.url, client_orgs.erin) as erin, Client(b.url, client_orgs.frank) as frank:
         if not erin.list_contacts():  # run alone: meet first
             frank.accept_invite(erin.create_invite().invite)
         erin.create_collection("sectors", title="Incident sectors")
-        erin.import_features("sectors", orjson.dumps(samples.incident_sectors()))
-        share = erin.create_share("sectors", f"frank@{b.host}")
+        erin.import_features("sectors", orjson.dumps(sectors))
+        erin.create_collection("staging", title="Staging areas")
+        erin.import_features("staging", orjson.dumps(samples.hydrants(30)))
 
-        # a server the product does not trust: the share is left pending
-        assert run_example(b.url, client_orgs.frank, out, "maps.elsewhere.example") == []
-        assert [s.state for s in offered(frank)] == ["pending"]
+        # a server the product does not trust: told of the share, it leaves it pending
+        untrusting = Example(b.url, client_orgs.frank, out, "maps.elsewhere.example")
+        assert [w.url for w in frank.list_webhooks()] == [untrusting.url]
+        erin.create_share("staging", f"frank@{b.host}")
+        left = f"left Staging areas from erin@{a.host} pending: not a trusted server"
+        assert eventually(lambda: untrusting.saw(f"share.received: {left}")), untrusting.lines
+        # a forged delivery is refused
+        forged = httpx.post(untrusting.url, content=b"{}", headers={"webhook-id": "msg_x"})
+        assert forged.status_code == 401
+        assert untrusting.stop()[-1] == f"removed webhook {untrusting.hook}"
+        assert frank.list_webhooks() == [] and [
+            s.state for s in offered(frank, "Staging areas")
+        ] == ["pending"]
 
-        did = run_example(b.url, client_orgs.frank, out, a.host)
-        [mounted] = offered(frank)
-        assert did == [
-            f"accepted Incident sectors from erin@{a.host}",
-            f"mounted Incident sectors as {mounted.collection}"
-            f" ({len(samples.incident_sectors()['features'])} features)",
-        ]
+        # trusted: it catches up with the pending share, then is told of the next one
+        example = Example(b.url, client_orgs.frank, out, a.host)
+        [staging] = offered(frank, "Staging areas")
+        assert eventually(
+            lambda: example.saw(
+                f"catch-up: accepted Staging areas from erin@{a.host}",
+                f"catch-up: mounted Staging areas as {staging.collection} (30 features)",
+            )
+        ), example.lines
+        share = erin.create_share("sectors", f"frank@{b.host}", permission="write")
+        assert eventually(
+            lambda: [s.state for s in offered(frank, "Incident sectors")] == ["accepted"]
+        )
+        [mounted] = offered(frank, "Incident sectors")
+        count, mount = len(sectors["features"]), mounted.collection
+        assert eventually(
+            lambda: example.saw(
+                f"share.received: accepted Incident sectors from erin@{a.host}",
+                f"share.received: mounted Incident sectors as {mount} ({count} features)",
+            )
+        ), example.lines
+        delivered = frank.list_webhook_deliveries(example.hook)
+        assert {(d.event_type, d.status) for d in delivered} >= {("share.received", "delivered")}
         listing = json.loads((out / "layers.json").read_text())
         assert listing[mounted.collection]["url"] == mounted.mount_url
         copied = json.loads((out / f"{mounted.collection}.geojson").read_text())["features"]
         assert copied == list(erin.iter_features("sectors"))
-        assert run_example(b.url, client_orgs.frank, out, a.host) == []  # nothing new
 
+        # the sender lowers the permission, then revokes: the layer leaves the list
+        assert listing[mount]["permission"] == "write"
+        erin.update_share(share.id, "read")
+        lowered = "share.permission_changed: Incident sectors is now read"
+        assert eventually(lambda: example.saw(lowered)), example.lines
+        assert json.loads((out / "layers.json").read_text())[mount]["permission"] == "read"
         erin.revoke_share(share.id)
-        assert eventually(lambda: offered(frank) == [])
-        assert run_example(b.url, client_orgs.frank, out) == [
-            "removed Incident sectors: the share ended"
-        ]
-        assert json.loads((out / "layers.json").read_text()) == {}
+        gone = "share.revoked: removed Incident sectors: the share was revoked"
+        assert eventually(lambda: example.saw(gone)), example.lines
+        assert mounted.collection not in json.loads((out / "layers.json").read_text())
         assert not (out / f"{mounted.collection}.geojson").exists()
+        assert staging.collection in json.loads((out / "layers.json").read_text())
+        time.sleep(0.5)  # nothing more comes
+        assert example.stop() == [  # each thing done once, nothing undone by mistake
+            f"listening at {example.url}: webhook {example.hook}",
+            f"catch-up: accepted Staging areas from erin@{a.host}",
+            f"catch-up: mounted Staging areas as {staging.collection} (30 features)",
+            f"share.received: accepted Incident sectors from erin@{a.host}",
+            f"share.received: mounted Incident sectors as {mount} ({count} features)",
+            lowered,
+            gone,
+            f"removed webhook {example.hook}",
+        ]
+        assert frank.list_webhooks() == []

@@ -1,6 +1,7 @@
 """OpenGeoMesh's Python client: a server's management API (invites, contacts, shares sent and
-received, collections) and reading features page by page, sync (``Client``) and async
-(``AsyncClient``), with typed answers and typed errors carrying the server's reason.
+received, collections, webhooks) and reading features page by page, sync (``Client``) and async
+(``AsyncClient``), with typed answers and typed errors carrying the server's reason; and for
+receivers of webhooks, ``opengeomesh.client.webhooks.verify`` to check a delivery.
 
 This is a public surface for vendors and scripts, separate from the server: the server's own
 calls to other servers go through its one outbound client (``opengeomesh.ocm.client``), never
@@ -38,13 +39,17 @@ from opengeomesh.client.models import (
     Me,
     NewInvite,
     NewToken,
+    NewWebhook,
     Peer,
     ReceivedShare,
     Share,
     SharingRule,
     Token,
+    Webhook,
+    WebhookDelivery,
 )
 from opengeomesh.client.sync import Client
+from opengeomesh.client.webhooks import Event, EventShare, InvalidSignature
 
 __all__ = [
     "AcceptedInvite",
@@ -59,15 +64,19 @@ __all__ = [
     "Contact",
     "Delivery",
     "DirectAccess",
+    "Event",
+    "EventShare",
     "FeaturePage",
     "Forbidden",
     "Grant",
     "Imported",
     "InvalidInput",
+    "InvalidSignature",
     "Invite",
     "Me",
     "NewInvite",
     "NewToken",
+    "NewWebhook",
     "NotFound",
     "Peer",
     "PeerFailed",
@@ -81,4 +90,6 @@ __all__ = [
     "Token",
     "TooLarge",
     "Unauthorized",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -3,7 +3,7 @@ Its methods are those of ``Client``, awaited."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import IO, Any, TypeVar, Unpack
 
@@ -249,6 +249,35 @@ class AsyncClient:
 
     async def remove_sharing_rule(self, collection_id: str, domain: str) -> None:
         await self.send(calls.remove_sharing_rule(collection_id, domain))
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    async def list_webhooks(self) -> list[m.Webhook]:
+        """Your webhook endpoints (an operator's token: every endpoint of the server)."""
+        return await self.send(calls.list_webhooks())
+
+    async def create_webhook(
+        self, url: str, *, events: Sequence[str] = (), server_wide: bool = False
+    ) -> m.NewWebhook:
+        """Register an endpoint for ``events`` (none given: all); keep ``.secret``, shown
+        this once, to verify deliveries (``opengeomesh.client.webhooks.verify``)."""
+        return await self.send(calls.create_webhook(url, list(events), server_wide))
+
+    async def get_webhook(self, webhook_id: int) -> m.Webhook:
+        return await self.send(calls.get_webhook(webhook_id))
+
+    async def delete_webhook(self, webhook_id: int) -> None:
+        await self.send(calls.delete_webhook(webhook_id))
+
+    async def send_webhook_test(self, webhook_id: int) -> m.WebhookDelivery:
+        """Send a ``webhook.test`` event to the endpoint now; the delivery as it stands then."""
+        return await self.send(calls.send_webhook_test(webhook_id))
+
+    async def list_webhook_deliveries(
+        self, webhook_id: int, *, limit: int = 100
+    ) -> list[m.WebhookDelivery]:
+        """The endpoint's deliveries, newest first."""
+        return await self.send(calls.list_webhook_deliveries(webhook_id, limit))
 
 
 async def _chunks(stream: IO[bytes]) -> AsyncIterator[bytes]:

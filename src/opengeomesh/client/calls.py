@@ -337,3 +337,33 @@ def set_sharing_rule(collection_id: str, domain: str, permission: str) -> Call[l
 def remove_sharing_rule(collection_id: str, domain: str) -> Call[None]:
     url = f"/manage/collections/{_seg(collection_id)}/sharing-rules/{_seg(domain)}"
     return Call("DELETE", url, _nothing)
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def list_webhooks() -> Call[list[m.Webhook]]:
+    return Call("GET", "/manage/webhooks", _many(m.Webhook))
+
+
+def create_webhook(url: str, events: list[str], server_wide: bool) -> Call[m.NewWebhook]:
+    body = {"url": url, "events": events, "server_wide": server_wide}
+    return Call("POST", "/manage/webhooks", _one(m.NewWebhook), json=body)
+
+
+def get_webhook(webhook_id: int) -> Call[m.Webhook]:
+    return Call("GET", f"/manage/webhooks/{webhook_id}", _one(m.Webhook))
+
+
+def delete_webhook(webhook_id: int) -> Call[None]:
+    return Call("DELETE", f"/manage/webhooks/{webhook_id}", _nothing)
+
+
+def send_webhook_test(webhook_id: int) -> Call[m.WebhookDelivery]:
+    url = f"/manage/webhooks/{webhook_id}/test"
+    return Call("POST", url, _one(m.WebhookDelivery))
+
+
+def list_webhook_deliveries(webhook_id: int, limit: int) -> Call[list[m.WebhookDelivery]]:
+    url = f"/manage/webhooks/{webhook_id}/deliveries"
+    return Call("GET", url, _many(m.WebhookDelivery), params={"limit": limit})

@@ -163,6 +163,37 @@ class SharingRule(Model):
     permission: str
 
 
+class Webhook(Model):
+    """A webhook endpoint: where events of ``events`` are POSTed; ``owner`` the user whose
+    events it gets (None: every event of the server, an operator's)."""
+
+    id: int
+    url: str
+    events: list[str]
+    owner: str | None
+    created: datetime
+
+
+class NewWebhook(Webhook):
+    secret: str = Field(description="whsec_… key of the signatures (Standard Webhooks): shown once")
+
+
+class WebhookDelivery(Model):
+    """One event sent (or to be sent) to an endpoint. ``status``: pending, delivered or
+    failed; ``message_id`` is the ``webhook-id`` header the receiver saw."""
+
+    id: int
+    message_id: str
+    event_type: str
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str
+    next_attempt: datetime | None
+    created: datetime
+    updated: datetime
+
+
 class FeaturePage(Model):
     """One page of an OGC API – Features ``items`` answer; ``next`` is the next page's URL."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import IO, Any, TypeVar, Unpack
 
@@ -241,6 +241,35 @@ class Client:
 
     def remove_sharing_rule(self, collection_id: str, domain: str) -> None:
         self.send(calls.remove_sharing_rule(collection_id, domain))
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def list_webhooks(self) -> list[m.Webhook]:
+        """Your webhook endpoints (an operator's token: every endpoint of the server)."""
+        return self.send(calls.list_webhooks())
+
+    def create_webhook(
+        self, url: str, *, events: Sequence[str] = (), server_wide: bool = False
+    ) -> m.NewWebhook:
+        """Register an endpoint for ``events`` (none given: all); keep ``.secret``, shown
+        this once, to verify deliveries (``opengeomesh.client.webhooks.verify``)."""
+        return self.send(calls.create_webhook(url, list(events), server_wide))
+
+    def get_webhook(self, webhook_id: int) -> m.Webhook:
+        return self.send(calls.get_webhook(webhook_id))
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        self.send(calls.delete_webhook(webhook_id))
+
+    def send_webhook_test(self, webhook_id: int) -> m.WebhookDelivery:
+        """Send a ``webhook.test`` event to the endpoint now; the delivery as it stands then."""
+        return self.send(calls.send_webhook_test(webhook_id))
+
+    def list_webhook_deliveries(
+        self, webhook_id: int, *, limit: int = 100
+    ) -> list[m.WebhookDelivery]:
+        """The endpoint's deliveries, newest first."""
+        return self.send(calls.list_webhook_deliveries(webhook_id, limit))
 
 
 def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
