@@ -1,0 +1,73 @@
+"""A quick A/B of one request, the items page (limit=100 on a 100k collection): OpenGeoMesh
+on SQLite against the in-memory limit, both with uvicorn and 2 workers, in interleaved wrk
+rounds (``python bench/items_ab.py``). Prints each round and our requests/s as a share of the
+limit's; the ratio, not the absolute rate, is what to compare on a shared machine."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import systems
+from compare import fetch
+from loadgen import Wrk, tree_cpu_s
+from workload import BENCH_DIR, data_file
+
+SIZE = 100_000
+LAYER = "points-100k"
+TARGET = f"/collections/{LAYER}/items?limit=100"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--target", default=TARGET)
+    parser.add_argument("--fresh", action="store_true", help="import the data again")
+    args = parser.parse_args(argv)
+    work = BENCH_DIR / ".work" / "items-ab"
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "ogm-sqlite"
+    if args.fresh or not (data / "ready").exists():
+        systems.prepare_opengeomesh(data, None, {LAYER: data_file(work, SIZE)})
+        (data / "ready").touch()
+    wrk = Wrk(work / "wrk")
+    files = wrk.targets_file("items", [args.target])
+    ours = systems.opengeomesh("ogm", data, work / "ogm.log", 2, None)
+    with ours:
+        captured = fetch(ours.url, args.target)
+        limit = systems.memory_limit(work, {args.target: captured}, 2)
+        with limit:
+            servers = {"ogm": ours, "limit": limit}
+            rates: dict[str, list[float]] = {n: [] for n in servers}
+            cpu: dict[str, list[float]] = {n: [] for n in servers}
+            for name, server in servers.items():  # warm up
+                wrk.run(server.url, files, seconds=2, connections=args.connections)
+            for number in range(args.rounds):
+                for name, server in servers.items():
+                    before = tree_cpu_s(server.pid)
+                    run = wrk.run(
+                        server.url, files, seconds=args.seconds, connections=args.connections
+                    )
+                    rates[name].append(run["per_second"])
+                    cpu[name].append((tree_cpu_s(server.pid) - before) / run["requests"] * 1e3)
+                ratio = rates["ogm"][-1] / rates["limit"][-1]
+                print(
+                    f"round {number + 1}: ogm {rates['ogm'][-1]:.0f} req/s "
+                    f"({cpu['ogm'][-1]:.2f} ms CPU), limit {rates['limit'][-1]:.0f} req/s "
+                    f"({cpu['limit'][-1]:.2f} ms CPU): {ratio:.1%}",
+                    flush=True,
+                )
+            ratios = [o / m for o, m in zip(rates["ogm"], rates["limit"], strict=True)]
+            print(
+                f"median: {statistics.median(ratios):.1%} of the limit; ogm "
+                f"{statistics.median(cpu['ogm']):.2f} ms CPU per request"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
