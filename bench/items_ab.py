@@ -6,18 +6,35 @@ limit's; the ratio, not the absolute rate, is what to compare on a shared machin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
 import systems
 from compare import fetch
 from loadgen import Wrk, tree_cpu_s
-from workload import BENCH_DIR, data_file
+from workload import BENCH_DIR, ROOT, data_file
 
 SIZE = 100_000
 LAYER = "points-100k"
 TARGET = f"/collections/{LAYER}/items?limit=100"
+
+
+def baseline(work: Path, data: Path, revision: str) -> systems.Process:
+    """OpenGeoMesh as of ``revision`` (its ``src`` exported under ``work``) on the same data."""
+    source = work / f"base-{revision}"
+    if not source.exists():
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", revision, "src"], check=True, capture_output=True
+        ).stdout
+        source.mkdir()
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    server = systems.opengeomesh("base", data, work / "base.log", 2, None)
+    assert server.env is not None
+    server.env["PYTHONPATH"] = str(source / "src")
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--target", default=TARGET)
     parser.add_argument("--fresh", action="store_true", help="import the data again")
+    parser.add_argument("--baseline", help="a git revision to serve beside, as 'base'")
     args = parser.parse_args(argv)
     work = BENCH_DIR / ".work" / "items-ab"
     work.mkdir(parents=True, exist_ok=True)
@@ -37,34 +55,34 @@ def main(argv: list[str] | None = None) -> int:
     wrk = Wrk(work / "wrk")
     files = wrk.targets_file("items", [args.target])
     ours = systems.opengeomesh("ogm", data, work / "ogm.log", 2, None)
-    with ours:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(ours)
         captured = fetch(ours.url, args.target)
-        limit = systems.memory_limit(work, {args.target: captured}, 2)
-        with limit:
-            servers = {"ogm": ours, "limit": limit}
-            rates: dict[str, list[float]] = {n: [] for n in servers}
-            cpu: dict[str, list[float]] = {n: [] for n in servers}
-            for name, server in servers.items():  # warm up
-                wrk.run(server.url, files, seconds=2, connections=args.connections)
-            for number in range(args.rounds):
-                for name, server in servers.items():
-                    before = tree_cpu_s(server.pid)
-                    run = wrk.run(
-                        server.url, files, seconds=args.seconds, connections=args.connections
-                    )
-                    rates[name].append(run["per_second"])
-                    cpu[name].append((tree_cpu_s(server.pid) - before) / run["requests"] * 1e3)
-                ratio = rates["ogm"][-1] / rates["limit"][-1]
-                print(
-                    f"round {number + 1}: ogm {rates['ogm'][-1]:.0f} req/s "
-                    f"({cpu['ogm'][-1]:.2f} ms CPU), limit {rates['limit'][-1]:.0f} req/s "
-                    f"({cpu['limit'][-1]:.2f} ms CPU): {ratio:.1%}",
-                    flush=True,
-                )
-            ratios = [o / m for o, m in zip(rates["ogm"], rates["limit"], strict=True)]
+        limit = stack.enter_context(systems.memory_limit(work, {args.target: captured}, 2))
+        servers = {"ogm": ours, "limit": limit}
+        if args.baseline:
+            servers["base"] = stack.enter_context(baseline(work, data, args.baseline))
+        rates: dict[str, list[float]] = {n: [] for n in servers}
+        cpu: dict[str, list[float]] = {n: [] for n in servers}
+        for server in servers.values():  # warm up
+            wrk.run(server.url, files, seconds=2, connections=args.connections)
+        for number in range(args.rounds):
+            for name, server in servers.items():
+                before = tree_cpu_s(server.pid)
+                run = wrk.run(server.url, files, seconds=args.seconds, connections=args.connections)
+                rates[name].append(run["per_second"])
+                cpu[name].append((tree_cpu_s(server.pid) - before) / run["requests"] * 1e3)
+            shown = ", ".join(
+                f"{n} {rates[n][-1]:.0f} req/s ({cpu[n][-1]:.2f} ms CPU, "
+                f"{rates[n][-1] / rates['limit'][-1]:.1%})"
+                for n in servers
+            )
+            print(f"round {number + 1}: {shown}", flush=True)
+        for name in servers:
+            ratios = [o / m for o, m in zip(rates[name], rates["limit"], strict=True)]
             print(
-                f"median: {statistics.median(ratios):.1%} of the limit; ogm "
-                f"{statistics.median(cpu['ogm']):.2f} ms CPU per request"
+                f"median {name}: {statistics.median(ratios):.1%} of the limit, "
+                f"{statistics.median(cpu[name]):.2f} ms CPU per request"
             )
     return 0
 
