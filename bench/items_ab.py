@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import systems
 from compare import fetch
-from loadgen import Wrk, tree_cpu_s
+from loadgen import Wrk, tree_cpu_s, tree_pids
 from workload import BENCH_DIR, ROOT, data_file
 
 SIZE = 100_000
@@ -22,7 +23,7 @@ LAYER = "points-100k"
 TARGET = f"/collections/{LAYER}/items?limit=100"
 
 
-def baseline(work: Path, data: Path, revision: str) -> systems.Process:
+def baseline(work: Path, data: Path, revision: str, workers: int) -> systems.Process:
     """OpenGeoMesh as of ``revision`` (its ``src`` exported under ``work``) on the same data."""
     source = work / f"base-{revision}"
     if not source.exists():
@@ -31,10 +32,22 @@ def baseline(work: Path, data: Path, revision: str) -> systems.Process:
         ).stdout
         source.mkdir()
         subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
-    server = systems.opengeomesh("base", data, work / "base.log", 2, None)
+    server = systems.opengeomesh("base", data, work / "base.log", workers, None)
     assert server.env is not None
     server.env["PYTHONPATH"] = str(source / "src")
     return server
+
+
+def _per_process_cpu(root: int) -> dict[int, float]:
+    """CPU seconds of each process of a server's tree: how evenly its workers share the load."""
+    found = {}
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--target", default=TARGET)
     parser.add_argument("--fresh", action="store_true", help="import the data again")
     parser.add_argument("--baseline", help="a git revision to serve beside, as 'base'")
@@ -54,30 +68,35 @@ def main(argv: list[str] | None = None) -> int:
         (data / "ready").touch()
     wrk = Wrk(work / "wrk")
     files = wrk.targets_file("items", [args.target])
-    ours = systems.opengeomesh("ogm", data, work / "ogm.log", 2, None)
+    ours = systems.opengeomesh("ogm", data, work / "ogm.log", args.workers, None)
     with contextlib.ExitStack() as stack:
         stack.enter_context(ours)
         captured = fetch(ours.url, args.target)
-        limit = stack.enter_context(systems.memory_limit(work, {args.target: captured}, 2))
+        memory = systems.memory_limit(work, {args.target: captured}, args.workers)
+        limit = stack.enter_context(memory)
         servers = {"ogm": ours, "limit": limit}
         if args.baseline:
-            servers["base"] = stack.enter_context(baseline(work, data, args.baseline))
+            servers["base"] = stack.enter_context(baseline(work, data, args.baseline, args.workers))
         rates: dict[str, list[float]] = {n: [] for n in servers}
         cpu: dict[str, list[float]] = {n: [] for n in servers}
+        shares: dict[str, list[float]] = {}
         for server in servers.values():  # warm up
             wrk.run(server.url, files, seconds=2, connections=args.connections)
         for number in range(args.rounds):
             for name, server in servers.items():
                 before = tree_cpu_s(server.pid)
+                split = _per_process_cpu(server.pid)
                 run = wrk.run(server.url, files, seconds=args.seconds, connections=args.connections)
                 rates[name].append(run["per_second"])
                 cpu[name].append((tree_cpu_s(server.pid) - before) / run["requests"] * 1e3)
+                after = _per_process_cpu(server.pid)
+                shares[name] = [round(after[p] - split.get(p, 0.0), 1) for p in after]
             shown = ", ".join(
                 f"{n} {rates[n][-1]:.0f} req/s ({cpu[n][-1]:.2f} ms CPU, "
                 f"{rates[n][-1] / rates['limit'][-1]:.1%})"
                 for n in servers
             )
-            print(f"round {number + 1}: {shown}", flush=True)
+            print(f"round {number + 1}: {shown}; CPU s per process {shares}", flush=True)
         for name in servers:
             ratios = [o / m for o, m in zip(rates[name], rates["limit"], strict=True)]
             print(

@@ -14,7 +14,6 @@ from urllib.parse import quote, urlencode
 
 import orjson
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from opengeomesh.accounts.models import Caller
@@ -265,69 +264,15 @@ def _extent(found: Collection) -> dict[str, Any]:
 # --- features ------------------------------------------------------------------------------
 
 
-INLINE_PARAMETERS = frozenset({"limit", "cursor", "f", "crs"})
-"""What a page read on the event loop may ask: a keyset page, no scan (filter, bbox, offset)."""
-INLINE_LIMIT = 500
-"""The largest page read on the event loop: an indexed SQLite read of a few hundred rows
-from the page cache takes well under a millisecond, less than a hop to a worker thread."""
-
-Proxied = tuple[MountedLayer | None, Exposure | None]
-
-
-def _inline(request: Request, allowed: frozenset[str], paged: bool = True) -> bool:
-    """Whether this read is cheap enough for the event loop: SQLite, JSON, a bounded page
-    and nothing that scans. Everything else (PostgreSQL, whose driver waits on the network,
-    HTML, large pages, filters) runs in the thread pool."""
-    settings = services_of(request).settings
-    if settings.database_kind != "sqlite":
-        return False
-    params = request.query_params
-    if not allowed.issuperset(params.keys()):
-        return False
-    try:
-        if chosen_format(request) is not Format.JSON:
-            return False
-    except InvalidInput:  # refused where it always was, after the parameters are checked
-        return False
-    limit = params.get("limit")
-    if not paged:
-        return True
-    if limit is None:
-        return settings.default_limit <= INLINE_LIMIT
-    return limit.isdigit() and int(limit) <= INLINE_LIMIT
-
-
-def _proxied(request: Request, caller: Caller, collection_id: str) -> Proxied:
-    """The mounted layer or upstream exposure behind ``collection_id``, if another server
-    holds its features."""
-    services = services_of(request)
-    layer = services.mounts.find(caller, collection_id)
-    exposed = None if layer is not None else services.upstream_features.find(collection_id)
-    return layer, exposed
-
-
-async def items(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
-    """``GET /collections/{collectionId}/items``: one page of features (/req/core/fc-response).
-
-    A bounded page of a local SQLite collection is read on the event loop; the rest (and all
-    that asks another server) in the thread pool."""
-    if not _inline(request, INLINE_PARAMETERS):
-        return await run_in_threadpool(_items, collection_id, request, caller)
-    proxied = _proxied(request, caller, collection_id)
-    if proxied != (None, None):
-        return await run_in_threadpool(_items, collection_id, request, caller, proxied)
-    return _items(collection_id, request, caller, proxied)
-
-
-def _items(
-    collection_id: str, request: Request, caller: Caller, proxied: Proxied | None = None
-) -> Response:
+def items(collection_id: str, request: Request, caller: CurrentCaller) -> Response:
+    """``GET /collections/{collectionId}/items``: one page of features (/req/core/fc-response)."""
     params = check_parameters(request, ITEMS_PARAMETERS)
     fmt = chosen_format(request)
     services = services_of(request)
-    layer, exposed = proxied or _proxied(request, caller, collection_id)
-    remote = layer is not None or exposed is not None
-    checked = {k: v for k, v in params.items() if k != "cursor"} if remote else params
+    layer = services.mounts.find(caller, collection_id)
+    exposed = None if layer is not None else services.upstream_features.find(collection_id)
+    proxied = layer is not None or exposed is not None
+    checked = {k: v for k, v in params.items() if k != "cursor"} if proxied else params
     query = parse_items_query(  # a proxied layer's cursor is the sender's, checked there
         checked,
         default_limit=services.settings.default_limit,
@@ -398,37 +343,22 @@ def _items_links(
     return links
 
 
-async def item(
+def item(
     collection_id: str,
     feature_id: str,
     request: Request,
     caller: CurrentCaller,
 ) -> Response:
     """``GET /collections/{collectionId}/items/{featureId}`` (/req/core/f-success), with ETag,
-    in the CRS of ``crs`` (Part 2 /req/crs/fc-crs-action). A local SQLite feature is read on
-    the event loop (one indexed row); the rest in the thread pool."""
-    if not _inline(request, ITEM_PARAMETERS, paged=False):
-        return await run_in_threadpool(_item, collection_id, feature_id, request, caller)
-    proxied = _proxied(request, caller, collection_id)
-    if proxied != (None, None):
-        return await run_in_threadpool(_item, collection_id, feature_id, request, caller, proxied)
-    return _item(collection_id, feature_id, request, caller, proxied)
-
-
-def _item(
-    collection_id: str,
-    feature_id: str,
-    request: Request,
-    caller: Caller,
-    proxied: Proxied | None = None,
-) -> Response:
+    in the CRS of ``crs`` (Part 2 /req/crs/fc-crs-action)."""
     params = check_parameters(request, ITEM_PARAMETERS)
     fmt = chosen_format(request)
     crs = parse_crs(params["crs"], "crs") if "crs" in params else DEFAULT_CRS
     services = services_of(request)
-    layer, exposed = proxied or _proxied(request, caller, collection_id)
+    layer = services.mounts.find(caller, collection_id)
     if layer is not None:
         return _mounted_item(request, layer, feature_id, fmt, crs)
+    exposed = services.upstream_features.find(collection_id)
     if exposed is not None:
         return _upstream_item(request, caller, exposed, feature_id, fmt, crs)
     found, feature = services.catalog.item(caller, collection_id, feature_id)
