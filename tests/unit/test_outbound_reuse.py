@@ -22,6 +22,7 @@ class Peer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.connections = 0
         self.delay = 0.0
+        self.drop_second = False  # close a kept connection when its second request comes
 
     def get_request(self) -> tuple[socket.socket, Any]:
         self.connections += 1
@@ -33,6 +34,10 @@ class Handler(BaseHTTPRequestHandler):
     server: Peer
 
     def _answer(self) -> None:
+        self.served = getattr(self, "served", 0) + 1
+        if self.server.drop_second and self.served == 2:
+            self.close_connection = True
+            return
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         time.sleep(self.server.delay)
@@ -124,4 +129,16 @@ def test_no_reuse_once_the_name_leads_to_a_refused_address(
     leads_to["peer.test"] = "127.0.0.1"
     assert client.get_json(url) == {"ok": True}
     assert peer.connections == 2  # a new connection, through the guard again
+    client.close()
+
+
+def test_a_get_is_sent_again_when_a_kept_connection_was_closed(peer: Peer) -> None:
+    """The peer closes an idle connection just as it is reused (its idle timeout): the GET goes
+    once more on a new connection instead of failing."""
+    client = OutboundClient(allow_private=True, timeout=5)
+    url = f"http://127.0.0.1:{peer.server_port}/doc"
+    peer.drop_second = True
+    assert client.get_json(url) == {"ok": True}
+    assert client.get_json(url) == {"ok": True}
+    assert peer.connections == 2
     client.close()

@@ -25,7 +25,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -163,7 +163,11 @@ class _GuardedBackend(httpcore.SyncBackend):
         now = time.monotonic()
         with self._lock:
             streams = list(self._made.get(key, ()))
-            if not streams or now - self._checked.get(key, 0.0) < RECHECK_S:
+            if not streams:
+                self._made.pop(key, None)
+                self._checked.pop(key, None)
+                return
+            if now - self._checked.get(key, 0.0) < RECHECK_S:
                 return
             self._checked[key] = now
         try:
@@ -377,19 +381,16 @@ class OutboundClient:
 
     def _exchange_now(self, request: httpx.Request, deadline: float, limit: int) -> PeerResponse:
         client = self._client
-        if request.method in REUSED_METHODS:
+        reused = request.method in REUSED_METHODS
+        if reused:
             client = self._reusing
             if self._reused is not None:
                 port = request.url.port or (443 if request.url.scheme == "https" else 80)
                 self._reused.backend.recheck(request.url.host, port)
         _exchange.deadline = deadline  # the connection's reads and writes stop there
         try:
-            with (
-                _peer_errors(request),
-                client.stream(
-                    request.method, request.url, headers=request.headers, content=request.content
-                ) as response,
-            ):
+            with _peer_errors(request), ExitStack() as stack:
+                response = _open(stack, client, request, retry=reused)
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     if time.monotonic() > deadline:
@@ -446,6 +447,24 @@ class OutboundClient:
     def close(self) -> None:
         self._client.close()
         self._reusing.close()
+
+
+def _open(
+    stack: ExitStack, client: httpx.Client, request: httpx.Request, *, retry: bool
+) -> httpx.Response:
+    """The answer's head; with ``retry`` (a GET) once more if the connection broke before any
+    answer came: a kept connection the peer closed just as it was reused."""
+    for again in (retry, False):
+        try:
+            return stack.enter_context(
+                client.stream(
+                    request.method, request.url, headers=request.headers, content=request.content
+                )
+            )
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            if not again:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def _read_some(response: httpx.Response, limit: int) -> bytes:
