@@ -8,6 +8,12 @@ actually connected to, after DNS resolution, also covers redirects and DNS rebin
 Requests are answered whole (``send``, blocking, in a worker thread); long-lived streams such
 as a change feed's Server-Sent Events are read on the event loop (``stream``, async), with the
 same guard, no redirects at all, a connect timeout and an idle timeout between reads.
+
+GET requests reuse kept-alive connections (one pool per client, per peer origin): each exchange
+still has its own total deadline, and a kept connection is dropped instead of reused once its
+peer's name no longer resolves to the address it is connected to, or the guard would refuse that
+address. Other methods (token exchanges, signed notifications, writes) get a new connection each,
+so that a peer closing an idle connection can never make one of them fail half-sent.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +45,11 @@ IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 MAX_CONCURRENT = 16  # outbound exchanges at once, so slow peers cannot take every worker
 MAX_STREAMS = 256  # long-lived outbound streams at once (each one a connection)
 MAX_REFUSAL_BYTES = 65536  # read of a stream's answer that is not a stream (an error)
+KEEPALIVE_S = 4.0  # idle connections kept below common servers' idle timeouts (uvicorn: 5 s)
+RECHECK_S = 1.0  # how often a kept connection's peer name is resolved again before reuse
+REUSED_METHODS = frozenset({"GET", "HEAD"})
+
+_exchange = threading.local()  # .deadline: the total deadline of this thread's exchange
 
 
 class PeerUnavailable(OpenGeoMeshError):
@@ -86,14 +98,19 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    """A connection that refuses to wait past a deadline, whatever the peer trickles."""
+    """A connection that refuses to wait past a deadline, whatever the peer trickles: the
+    deadline of the exchange under way in this thread, else its own (from when it was made).
+    ``stale`` once the guard would no longer connect to its address: the pool then sees it as
+    closed by the peer and does not reuse it."""
 
-    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float, address: str = "") -> None:
         self._stream = stream
         self._deadline = deadline
+        self.address = address
+        self.stale = False
 
     def _left(self, timeout: float | None) -> float:
-        left = self._deadline - time.monotonic()
+        left = getattr(_exchange, "deadline", self._deadline) - time.monotonic()
         if left <= 0:
             raise httpcore.ReadTimeout("the peer took longer than the total deadline")
         return left if timeout is None else min(timeout, left)
@@ -110,10 +127,12 @@ class _DeadlineStream(httpcore.NetworkStream):
     def start_tls(
         self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
-        secured = self._stream.start_tls(ssl_context, server_hostname, self._left(timeout))
-        return _DeadlineStream(secured, self._deadline)
+        self._stream = self._stream.start_tls(ssl_context, server_hostname, self._left(timeout))
+        return self  # the same record (and ``stale`` flag), now over TLS
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self.stale:
+            return True  # httpcore closes an idle connection that is readable, never reuses it
         return self._stream.get_extra_info(info)
 
 
@@ -129,12 +148,40 @@ def _allowed_addresses(host: str, infos: list[Any], allow_private: bool) -> list
 
 
 class _GuardedBackend(httpcore.SyncBackend):
-    """Resolves the host itself, checks every address, and connects only to an allowed one;
-    each connection (one per request: no keep-alive) lives at most ``deadline`` seconds."""
+    """Resolves the host itself, checks every address, and connects only to an allowed one.
+    Keeps a record of its connections per peer so that ``recheck`` can mark stale those the
+    guard would not make now."""
 
     def __init__(self, allow_private: bool, deadline: float) -> None:
         self._allow_private = allow_private
         self._deadline = deadline
+        self._lock = threading.Lock()
+        self._made: dict[tuple[str, int], weakref.WeakSet[_DeadlineStream]] = {}
+        self._checked: dict[tuple[str, int], float] = {}
+
+    def recheck(self, host: str, port: int) -> None:
+        """Before reusing a connection to ``host``: at most every ``RECHECK_S`` seconds,
+        resolve the name again; connections to an address it no longer leads to, or that the
+        guard refuses, are marked stale (closed by the pool, not reused)."""
+        key = (host, port)
+        now = time.monotonic()
+        with self._lock:
+            streams = list(self._made.get(key, ()))
+            if not streams:
+                self._made.pop(key, None)
+                self._checked.pop(key, None)
+                return
+            if now - self._checked.get(key, 0.0) < RECHECK_S:
+                return
+            self._checked[key] = now
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            allowed = set(_allowed_addresses(host, infos, self._allow_private))
+        except (OSError, AddressRefused):
+            allowed = set()
+        for stream in streams:
+            if stream.address not in allowed:
+                stream.stale = True
 
     def connect_tcp(
         self,
@@ -149,9 +196,13 @@ class _GuardedBackend(httpcore.SyncBackend):
         except socket.gaierror as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         allowed = _allowed_addresses(host, infos, self._allow_private)
-        deadline = time.monotonic() + self._deadline
+        deadline = getattr(_exchange, "deadline", time.monotonic() + self._deadline)
         stream = super().connect_tcp(allowed[0], port, timeout, local_address, socket_options)
-        return _DeadlineStream(stream, deadline)
+        made = _DeadlineStream(stream, deadline, allowed[0])
+        with self._lock:
+            self._made.setdefault((host, port), weakref.WeakSet()).add(made)
+            self._checked.setdefault((host, port), time.monotonic())
+        return made
 
 
 class _GuardedAsyncBackend(httpcore.AnyIOBackend):
@@ -195,13 +246,15 @@ class _GuardedAsyncTransport(httpx.AsyncHTTPTransport):
 
 
 class _GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, allow_private: bool, deadline: float) -> None:
+    def __init__(self, allow_private: bool, deadline: float, *, keep_alive: bool) -> None:
         super().__init__(trust_env=False)
+        self.backend = _GuardedBackend(allow_private, deadline)
         self._pool = httpcore.ConnectionPool(  # replaces the default pool with a guarded one
             ssl_context=httpx.create_ssl_context(),
-            network_backend=_GuardedBackend(allow_private, deadline),
+            network_backend=self.backend,
             max_connections=MAX_CONCURRENT,
-            max_keepalive_connections=0,
+            max_keepalive_connections=MAX_CONCURRENT if keep_alive else 0,
+            keepalive_expiry=KEEPALIVE_S if keep_alive else None,
         )
 
 
@@ -265,9 +318,17 @@ class OutboundClient:
         self._streams_lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
         self._stream_transport = stream_transport
-        self._client = httpx.Client(
-            transport=transport or _GuardedTransport(allow_private, timeout),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        self._reused: _GuardedTransport | None = None
+        if transport is None:
+            self._reused = _GuardedTransport(allow_private, timeout, keep_alive=True)
+            transport = _GuardedTransport(allow_private, timeout, keep_alive=False)
+        self._client = self._http(transport)
+        self._reusing = self._http(self._reused or transport)
+
+    def _http(self, transport: httpx.BaseTransport) -> httpx.Client:
+        return httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0)),
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": "OpenGeoMesh"},
@@ -323,20 +384,27 @@ class OutboundClient:
             self._slots.release()
 
     def _exchange_now(self, request: httpx.Request, deadline: float, limit: int) -> PeerResponse:
-        with (
-            _peer_errors(request),
-            self._client.stream(
-                request.method, request.url, headers=request.headers, content=request.content
-            ) as response,
-        ):
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                if time.monotonic() > deadline:
-                    raise PeerTimeout(f"{_where(request)} did not answer in time")
-                body += chunk
-                if len(body) > limit:
-                    raise PeerUnavailable(f"{_where(request)} answered more than {limit} bytes")
-            return PeerResponse(response.status_code, response.headers, bytes(body))
+        client = self._client
+        reused = request.method in REUSED_METHODS
+        if reused:
+            client = self._reusing
+            if self._reused is not None:
+                port = request.url.port or (443 if request.url.scheme == "https" else 80)
+                self._reused.backend.recheck(request.url.host, port)
+        _exchange.deadline = deadline  # the connection's reads and writes stop there
+        try:
+            with _peer_errors(request), ExitStack() as stack:
+                response = _open(stack, client, request, retry=reused)
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise PeerTimeout(f"{_where(request)} did not answer in time")
+                    body += chunk
+                    if len(body) > limit:
+                        raise PeerUnavailable(f"{_where(request)} answered more than {limit} bytes")
+                return PeerResponse(response.status_code, response.headers, bytes(body))
+        finally:
+            del _exchange.deadline
 
     @asynccontextmanager
     async def stream(
@@ -382,6 +450,25 @@ class OutboundClient:
 
     def close(self) -> None:
         self._client.close()
+        self._reusing.close()
+
+
+def _open(
+    stack: ExitStack, client: httpx.Client, request: httpx.Request, *, retry: bool
+) -> httpx.Response:
+    """The answer's head; with ``retry`` (a GET) once more if the connection broke before any
+    answer came: a kept connection the peer closed just as it was reused."""
+    for again in (retry, False):
+        try:
+            return stack.enter_context(
+                client.stream(
+                    request.method, request.url, headers=request.headers, content=request.content
+                )
+            )
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            if not again:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def _read_some(response: httpx.Response, limit: int) -> bytes:
