@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 
 from loadgen import wait_http
-from workload import BENCH_DIR, CLI, HOST, cli, cli_env, free_port
+from workload import BENCH_DIR, CLI, HOST, cli, cli_env, free_port, stop_process
 
 PYGEOAPI = "0.21.*"
 # Debian's Python: its sqlite3 can load extensions (mod_spatialite), which pygeoapi's SQLite
@@ -126,14 +126,7 @@ class Process:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_process(process, timeout=20)
 
 
 def uvicorn_args(python: Path, app: str, workers: int, *extra: str) -> list[str]:

@@ -205,14 +205,19 @@ class Server:
     def stop(self) -> None:
         """Stop the server: SIGTERM, then SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process, timeout=15)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, *, timeout: float) -> None:
+    """End a child process if it still runs: SIGTERM, then SIGKILL after ``timeout`` s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 def memory(pid: int) -> tuple[float, float, int, int] | None:
