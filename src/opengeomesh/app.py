@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from opengeomesh import __version__
 from opengeomesh.api.body_limits import BodyLimits
+from opengeomesh.api.page_cache import PageCache
 from opengeomesh.api.problems import install_problem_handlers
 from opengeomesh.api.routes import install_routes
 from opengeomesh.api.vary import VaryOnAccept
@@ -109,4 +110,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         ],
         expose_headers=["ETag", "Location", "Content-Crs"],
     )
+    version = services.stores.database.data_version
+    if settings.page_cache_mib and version() is not None:
+        # outermost: a kept answer carries the headers every layer below added
+        app.add_middleware(
+            PageCache,
+            services=services,
+            data_version=version,
+            max_bytes=settings.page_cache_mib << 20,
+        )
     return app

@@ -133,6 +133,12 @@ class Settings(BaseModel):
         description="Largest request body of any other request (imports, features and OCM"
         " requests have their own limits)",
     )
+    page_cache_mib: int = Field(
+        32,
+        ge=0,
+        description="Memory for answers to repeated reads of local layers, kept until the"
+        " database changes (SQLite only); 0: none",
+    )
     rate_limit_per_minute_token: int = Field(
         6000,
         ge=0,

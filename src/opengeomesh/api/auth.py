@@ -40,13 +40,19 @@ async def current_caller(request: Request) -> Caller:
         session_caller = api_session_caller(request)  # the workspace's map (docs/web.md)
         if session_caller is not None:
             return session_caller
-    services = services_of(request)
-    caller = services.caller_for_token(token)
-    if token is not None:  # a known token: counted by its hash, never by the secret itself
-        limit = services.settings.rate_limit_per_minute_token
-        services.limiter.hit("token", token_hash(token)[:32], limit)
+    caller = token_caller(services_of(request), token)
     if caller.share is not None and request.url.path.startswith("/manage"):
         raise Forbidden("a share's access token opens only the shared collection's OGC API")
+    return caller
+
+
+def token_caller(services: Services, token: str | None) -> Caller:
+    """The caller a bearer token stands for, the token counted against its rate limit (by its
+    hash, never by the secret itself)."""
+    caller = services.caller_for_token(token)
+    if token is not None:
+        limit = services.settings.rate_limit_per_minute_token
+        services.limiter.hit("token", token_hash(token)[:32], limit)
     return caller
 
 

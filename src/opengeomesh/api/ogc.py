@@ -19,6 +19,7 @@ from starlette.responses import Response
 from opengeomesh.accounts.models import Caller
 from opengeomesh.api.auth import CurrentCaller, services_of
 from opengeomesh.api.negotiation import Format, chosen_format
+from opengeomesh.api.page_cache import mark_cacheable
 from opengeomesh.errors import InvalidInput
 from opengeomesh.features.crs import (
     DEFAULT_CRS,
@@ -288,6 +289,8 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
     else:
         found, page = services.catalog.items(caller, collection_id, query)
         features = features_in(page.features, query.crs)
+        if fmt is not Format.HTML:
+            mark_cacheable(request)
     base = base_url(request)
     links = _items_links(base, found, params, page, fmt)
     meta: dict[str, Any] = {}
@@ -368,6 +371,8 @@ def item(
     if etag in matches or "*" in matches:
         return Response(status_code=304, headers=headers)
     (feature,) = features_in([feature], crs)
+    if fmt is not Format.HTML:
+        mark_cacheable(request)
     return feature_response(request, found, feature, fmt, headers | {"Content-Crs": crs.header})
 
 

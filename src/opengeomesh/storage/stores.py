@@ -32,6 +32,11 @@ class Database(Protocol):
         tell: followers then find those writes at their next poll)."""
         ...
 
+    def data_version(self) -> int | None:
+        """A number that changes whenever any connection of any process commits, cheap to read
+        (for the page cache); None where the database has no such number."""
+        ...
+
     def close(self) -> None: ...
 
 

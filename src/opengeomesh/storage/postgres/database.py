@@ -87,6 +87,11 @@ class PgDatabase:
             self._listener = ChangeListener(self.url, wake, wake_all)
             self._listener.start()
 
+    def data_version(self) -> None:
+        """PostgreSQL has no commit counter that is both cheap and transactional: no page
+        cache (docs/operator.md)."""
+        return None
+
     def close(self) -> None:
         if self._listener is not None:
             self._listener.stop()

@@ -69,6 +69,8 @@ class Database:
         self._local = threading.local()
         self._open_connections: dict[int, sqlite3.Connection] = {}
         self._lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use and closed when the thread ends
@@ -149,9 +151,24 @@ class Database:
     def listen_for_changes(self, wake: Callable[[int], None], wake_all: Callable[[], None]) -> None:
         """SQLite cannot tell other processes' writes: followers poll for them."""
 
+    def data_version(self) -> int:
+        """``PRAGMA data_version`` of a connection that never writes: it changes with every
+        commit of every other connection, in this process or another (a few microseconds)."""
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )
+            version: int = self._watch.execute("PRAGMA data_version").fetchone()[0]
+            return version
+
     def close(self) -> None:
         with self._lock:
             for conn in self._open_connections.values():
                 conn.close()
             self._open_connections.clear()
         self._local = threading.local()
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
