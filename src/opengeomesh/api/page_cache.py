@@ -1,14 +1,16 @@
 """Repeated reads of a local layer answered from memory: many map clients polling the same
 items page get the bytes made for the first of them, while the database is unchanged.
 
-An answer is kept only if the endpoint marked it as a local collection's features
-(``mark_cacheable``; never a mounted or upstream layer, whose data live on another server) and
-only for a GET whose headers are all part of its key, so another ``Host``, ``Accept``,
-``Origin`` or token never gets it. Every answer is tagged with the database's data version read
-before it was made (``PRAGMA data_version`` on SQLite: it changes with every commit of any
-connection, this process's or another worker's); once the version moved, the whole cache is
-dropped. A bearer token is looked up again on every hit, so a revoked or expired token is
-refused at once, and counted against its rate limit. A hit carries ``Age`` (RFC 9111 §5.1).
+An answer is kept only when asked for a second time (so one client paging through a layer
+does not push out the pages many clients share), only if the endpoint marked it as a local
+collection's features (``mark_cacheable``; never a mounted or upstream layer, whose data live
+on another server) and only for a GET whose headers are all part of its key, so another
+``Host``, ``Accept``, ``Origin`` or token never gets it. Every answer is tagged with the
+database's data version read before it was made (``PRAGMA data_version`` on SQLite: it changes
+with every commit of any connection, this process's or another worker's); once the version
+moved, the whole cache is dropped. A bearer token is looked up again on every hit, so a
+revoked or expired token is refused at once, and counted against its rate limit. A hit carries
+``Age`` (RFC 9111 §5.1).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _BYPASS = frozenset(
 )
 _MARK = "page_cache"
 _LARGEST = 4 << 20  # an answer larger than this is made anew each time
+_REMEMBERED = 20_000  # keys asked for once, remembered to keep their answer the second time
 
 
 def mark_cacheable(request: Request) -> None:
@@ -73,6 +76,7 @@ class PageCache:
         self._version = data_version  # None: no number, no cache (PostgreSQL)
         self._max = max_bytes
         self._kept: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()
+        self._asked: OrderedDict[int, None] = OrderedDict()  # hashes of keys asked for once
         self._size = 0
         self._at: int | None = -1  # the data version the kept answers belong to
 
@@ -144,6 +148,8 @@ class PageCache:
             return
         if version is None or version != self._at:  # changed while this answer was made
             return
+        if not self._asked_before(key):
+            return
         self._keep(key, _Kept(version, 200, list(start["headers"]), body, time.monotonic()))
 
     def _caller_still_valid(self, token: str | None) -> bool:
@@ -160,6 +166,17 @@ class PageCache:
         except OpenGeoMeshError:
             return False
         return True
+
+    def _asked_before(self, key: tuple[Any, ...]) -> bool:
+        """Whether ``key`` was asked for before (and remember that it now was)."""
+        hashed = hash(key)
+        if hashed in self._asked:  # stays remembered: kept again at once after a change
+            self._asked.move_to_end(hashed)
+            return True
+        self._asked[hashed] = None
+        if len(self._asked) > _REMEMBERED:
+            self._asked.popitem(last=False)
+        return False
 
     def _keep(self, key: tuple[Any, ...], kept: _Kept) -> None:
         old = self._kept.pop(key, None)
