@@ -70,6 +70,7 @@ OURS = ("ogm-sqlite", "ogm-postgres")
 THEIRS = {"ogm-sqlite": "pygeoapi-sqlite", "ogm-postgres": "pygeoapi-postgres"}
 SYSTEMS = (
     "ogm-sqlite",
+    "ogm-sqlite-uncached",
     "pygeoapi-sqlite",
     "ogm-postgres",
     "pygeoapi-postgres",
@@ -293,6 +294,15 @@ def head_to_head(
     ogm_sqlite = systems.opengeomesh(
         "ogm-sqlite", work / "ogm-sqlite", work / "ogm-sqlite.log", plan.workers, None
     )
+    # the same database file without the page cache: what every request costs when made anew
+    uncached = systems.opengeomesh(
+        "ogm-sqlite-uncached",
+        work / "ogm-sqlite",
+        work / "ogm-sqlite-uncached.log",
+        plan.workers,
+        None,
+        {"page_cache_mib": "0"},
+    )
     ogm_pg = systems.opengeomesh(
         "ogm-postgres", work / "ogm-postgres", work / "ogm-postgres.log", plan.workers, url
     )
@@ -313,10 +323,11 @@ def head_to_head(
         port_p,
         plan.workers,
     )
-    with ogm_sqlite, ogm_pg, pyg_s, pyg_p:
+    with ogm_sqlite, uncached, ogm_pg, pyg_s, pyg_p:
         for name, server in (("ogm-sqlite", ogm_sqlite), ("ogm-postgres", ogm_pg)):
             lists[name]["deep-next"] = [next_at_depth(server.url, plan)]
         lists["memory"]["deep-next"] = lists["ogm-sqlite"]["deep-next"]
+        lists["ogm-sqlite-uncached"]["deep-next"] = lists["ogm-sqlite"]["deep-next"]
         captured = {}
         for targets_ in lists["ogm-sqlite"].values():
             for target in targets_:
@@ -326,6 +337,7 @@ def head_to_head(
         with memory, floor:
             servers = {
                 "ogm-sqlite": ogm_sqlite,
+                "ogm-sqlite-uncached": uncached,
                 "pygeoapi-sqlite": pyg_s,
                 "ogm-postgres": ogm_pg,
                 "pygeoapi-postgres": pyg_p,

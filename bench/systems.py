@@ -137,13 +137,21 @@ def uvicorn_args(python: Path, app: str, workers: int, *extra: str) -> list[str]
 
 
 def opengeomesh(
-    name: str, data_dir: Path, log_file: Path, workers: int, database_url: str | None
+    name: str,
+    data_dir: Path,
+    log_file: Path,
+    workers: int,
+    database_url: str | None,
+    settings: dict[str, str] | None = None,
 ) -> Process:
+    """``opengeomesh serve``; ``settings`` as ``OGM_*`` variables (``{"page_cache_mib": "0"}``)."""
     args = [str(CLI), "serve", "--data", str(data_dir), "--host", HOST, "--port", "{port}"]
     args += ["--workers", str(workers)]
     if database_url:
         args += ["--database-url", database_url]
-    return Process(name, args, log_file, env=cli_env())
+    env = cli_env()
+    env.update({f"OGM_{k.upper()}": v for k, v in (settings or {}).items()})
+    return Process(name, args, log_file, env=env)
 
 
 def prepare_opengeomesh(

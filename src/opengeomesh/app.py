@@ -72,6 +72,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         poller.start()
         services.limiter.start()
         yield
+        await services.mount_watch.close()
         services.limiter.stop()
         poller.stop()
         courier.stop()
@@ -118,5 +119,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             services=services,
             data_version=version,
             max_bytes=settings.page_cache_mib << 20,
+            mounts=services.mount_watch if settings.page_cache_mounts else None,
         )
     return app

@@ -139,6 +139,12 @@ class Settings(BaseModel):
         description="Memory for answers to repeated reads of local layers, kept until the"
         " database changes (SQLite only); 0: none",
     )
+    page_cache_mounts: bool = Field(
+        False,
+        description="Keep answers of mounted layers too, while following their senders' change"
+        " feeds: reads through a mount cost about what local reads cost, but an edit or a"
+        " revocation at the sender reaches readers here only within the feed's latency",
+    )
     rate_limit_per_minute_token: int = Field(
         6000,
         ge=0,

@@ -11,6 +11,7 @@ from opengeomesh.config import Settings
 from opengeomesh.features.catalog import Catalog
 from opengeomesh.features.changes import ChangeFeed, ChangeHub
 from opengeomesh.features.editing import Editing
+from opengeomesh.features.mount_watch import MountWatch
 from opengeomesh.features.remote import RemoteLayers
 from opengeomesh.features.remote_changes import RemoteChanges
 from opengeomesh.features.upstream import UpstreamFeatures
@@ -23,6 +24,8 @@ from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
 from opengeomesh.storage.stores import Stores, open_stores
 from opengeomesh.webhooks.delivery import WebhookSender
 from opengeomesh.webhooks.service import Webhooks
+
+MOUNT_FOLLOW_IDLE_SECONDS = 300  # a mounted layer read again within this is followed on
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class Services:
     federation: Federation
     mounts: RemoteLayers
     mount_changes: RemoteChanges
+    mount_watch: MountWatch
     upstreams: Upstreams
     upstream_features: UpstreamFeatures
     hub: ChangeHub
@@ -96,6 +100,16 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
         SecretBox(settings.data_dir / "keys"),
         _upstream_clients(settings, federation.client),
     )
+    mount_changes = RemoteChanges(
+        mounts,
+        federation.inbox,
+        federation.client,
+        poll_seconds=settings.change_poll_seconds,
+        keepalive_seconds=settings.change_keepalive_seconds,
+        # a sender's keep-alives may come less often than ours: reconnecting is harmless
+        idle_seconds=settings.peer_timeout + 2 * settings.change_keepalive_seconds,
+        max_event_bytes=settings.max_remote_page_bytes,
+    )
     editing = Editing(catalog, stores.features, stores.feature_writes, hub)
     webhooks = _webhooks(settings, stores, federation)
     federation.sharing.on_event = webhooks.emit
@@ -117,16 +131,8 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
         ),
         federation=federation,
         mounts=mounts,
-        mount_changes=RemoteChanges(
-            mounts,
-            federation.inbox,
-            federation.client,
-            poll_seconds=settings.change_poll_seconds,
-            keepalive_seconds=settings.change_keepalive_seconds,
-            # a sender's keep-alives may come less often than ours: reconnecting is harmless
-            idle_seconds=settings.peer_timeout + 2 * settings.change_keepalive_seconds,
-            max_event_bytes=settings.max_remote_page_bytes,
-        ),
+        mount_changes=mount_changes,
+        mount_watch=MountWatch(mount_changes, idle_seconds=MOUNT_FOLLOW_IDLE_SECONDS),
         upstreams=upstreams,
         upstream_features=UpstreamFeatures(
             upstreams, catalog, max_page_bytes=settings.max_remote_page_bytes

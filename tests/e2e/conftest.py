@@ -16,10 +16,15 @@ FAST_OUTBOX = (
 
 
 @pytest.fixture(scope="module")
-def sharing_orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Org]]:
+def sharing_orgs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Org, Org]]:
+    """A fire brigade (A) and a control room (B) trusting each other; a test module's
+    ``B_CONFIG`` adds to B's settings."""
     base = tmp_path_factory.mktemp("sharing")
+    b_config = FAST_OUTBOX + getattr(request.module, "B_CONFIG", "")
     a = make_org(base, "a", "Feuerwehr Musterstadt", config=FAST_OUTBOX)
-    b = make_org(base, "b", "Leitstelle Nord", config=FAST_OUTBOX)
+    b = make_org(base, "b", "Leitstelle Nord", config=b_config)
     try:
         for user in ("alice", "erin"):
             a.cli("user", "add", user, "--display-name", user.title())

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from openapi_schema_validator import OAS30Validator
 
@@ -77,3 +78,26 @@ def eventually(check: Callable[[], Any], seconds: float = 15) -> Any:
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
+
+
+def share_and_accept(a: Org, b: Org, collection: str, permission: str) -> dict[str, Any]:
+    """alice on A shares ``collection`` with bob on B, who accepts it; B's received share."""
+    made = httpx.post(
+        f"{a.url}/manage/shares",
+        headers=token(a, "alice"),
+        json={"collection": collection, "share_with": f"bob@{b.host}", "permission": permission},
+    )
+    assert made.status_code == 201, made.text
+    bob = token(b, "bob")
+
+    def pending() -> Any:
+        listing = httpx.get(f"{b.url}/manage/received-shares", headers=bob).json()
+        return next(
+            (s for s in listing if s["name"] == collection and s["state"] == "pending"), None
+        )
+
+    got = eventually(pending)
+    assert got is not None, f"B never received the share of {collection!r}"
+    accepted = httpx.post(f"{b.url}/manage/received-shares/{got['id']}/accept", headers=bob)
+    assert accepted.status_code == 200, accepted.text
+    return dict(accepted.json())

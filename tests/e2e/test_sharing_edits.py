@@ -6,12 +6,17 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import httpx
 import orjson
 
-from tests.e2e.orgs import Org, token
+from tests.e2e.orgs import Org, eventually, share_and_accept, token
+
+# B keeps answers of mounted layers (test_b_keeps_a_mounted_page_until_a_reports_a_change);
+# no rate limits, whose counts, written about once a second, would drop B's kept answers too
+B_CONFIG = "page_cache_mounts = true\nrate_limit_per_minute_token = 0\n"
 
 EDIT = """
 import json, sys
@@ -47,21 +52,6 @@ def owslib_edit(url: str, secret: str, collection: str) -> dict[str, Any]:
         check=True,
     )
     return dict(json.loads(done.stdout))
-
-
-def share_and_accept(a: Org, b: Org, collection: str, permission: str) -> dict[str, Any]:
-    made = httpx.post(
-        f"{a.url}/manage/shares",
-        headers=token(a, "alice"),
-        json={"collection": collection, "share_with": f"bob@{b.host}", "permission": permission},
-    )
-    assert made.status_code == 201, made.text
-    bob = token(b, "bob")
-    listing = httpx.get(f"{b.url}/manage/received-shares", headers=bob).json()
-    got = next(s for s in listing if s["name"] == collection and s["state"] == "pending")
-    accepted = httpx.post(f"{b.url}/manage/received-shares/{got['id']}/accept", headers=bob)
-    assert accepted.status_code == 200, accepted.text
-    return dict(accepted.json())
 
 
 def test_owslib_edits_with_a_write_share(sharing_orgs: tuple[Org, Org]) -> None:
@@ -177,3 +167,57 @@ def test_two_editors_with_the_same_etag(sharing_orgs: tuple[Org, Org]) -> None:
         winner = next(n for n, status in answers.items() if status == 200)
         stored = httpx.get(url, headers=alice).json()["properties"]
         assert stored == {"editor": winner, "round": round_}
+
+
+def test_b_keeps_a_mounted_page_until_a_reports_a_change(sharing_orgs: tuple[Org, Org]) -> None:
+    """B answers a mounted page asked for again from memory while it follows A's change feed:
+    A's edits reach B's readers within the feed's latency, B's own edits at once, and a
+    revoked share is refused within moments (``page_cache_mounts``, on for B in this module)."""
+    a, b = sharing_orgs
+    alice, bob = token(a, "alice"), token(b, "bob")
+    mount_url = share_and_accept(a, b, "hydrants", "write")["mount_url"]
+    page = f"{mount_url}/items?limit=5"
+    with httpx.Client(headers=bob) as reader:
+
+        def kept() -> httpx.Response | None:
+            answer = reader.get(page)
+            assert answer.status_code == 200, answer.text
+            return answer if "age" in answer.headers else None
+
+        first = reader.get(page).json()
+        from_memory = eventually(kept, 10)
+        assert from_memory is not None, "B never answered the mounted page from memory"
+        assert from_memory.json()["features"] == first["features"]
+        matched = first["numberMatched"]
+
+        # an edit at A: B's readers see it as soon as A's change feed tells B
+        made = httpx.post(
+            f"{a.url}/collections/hydrants/items",
+            headers={**alice, "Content-Type": "application/geo+json"},
+            content=orjson.dumps(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [9.9, 51.5]},
+                    "properties": {"kind": "pillar"},
+                }
+            ),
+        )
+        assert made.status_code == 201, made.text
+        began = time.monotonic()
+        seen = eventually(lambda: reader.get(page).json()["numberMatched"] == matched + 1, 10)
+        assert seen, "B kept answering the page from before A's edit"
+        assert time.monotonic() - began < 1
+
+        # an edit through B: the very next read through B shows it
+        eventually(kept, 10)
+        deleted = reader.delete(f"{mount_url}/items/{made.json()['id']}")
+        assert deleted.status_code == 204, deleted.text
+        after = reader.get(page)
+        assert "age" not in after.headers and after.json()["numberMatched"] == matched
+
+        # revoked at A: B refuses the mounted page as soon as it learns of it
+        eventually(kept, 10)
+        listed = httpx.get(f"{a.url}/manage/shares", headers=alice).json()
+        share = next(s for s in listed if s["collection"] == "hydrants")
+        assert httpx.delete(f"{a.url}/manage/shares/{share['id']}", headers=alice).is_success
+        assert eventually(lambda: reader.get(page).status_code == 404, 5)

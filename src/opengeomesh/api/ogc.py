@@ -282,6 +282,8 @@ def items(collection_id: str, request: Request, caller: CurrentCaller) -> Respon
     found: Named
     if layer is not None:
         found, page = layer, services.mounts.items(layer, params, query.crs)
+        if fmt is not Format.HTML:
+            mark_cacheable(request, layer)
         features = page.features  # in query.crs already: the sender's, or made so there
     elif exposed is not None:
         found, page = services.upstream_features.items(caller, exposed, params, query)
@@ -387,6 +389,8 @@ def _mounted_item(
     if remote.feature is None:
         return Response(status_code=304, headers=headers)
     headers["Content-Crs"] = crs.header
+    if fmt is not Format.HTML:
+        mark_cacheable(request, layer)
     return feature_response(request, layer, remote.feature, fmt, headers)
 
 

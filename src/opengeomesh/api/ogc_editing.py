@@ -125,9 +125,12 @@ async def _forward(
         )
     else:
         found = layer
-        response, feature = await run_in_threadpool(
-            services.mounts.write, layer, request.method, feature_id, body, headers
-        )
+        try:
+            response, feature = await run_in_threadpool(
+                services.mounts.write, layer, request.method, feature_id, body, headers
+            )
+        finally:  # kept answers of the layer are not read again, even if the sender timed out
+            services.mount_watch.changed(layer.share.id)
     if feature is not None:
         return _written(request, found, feature, response.status, response.headers.get("etag"))
     if response.status == 201:  # created there, though its answer had no readable feature

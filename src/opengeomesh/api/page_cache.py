@@ -26,6 +26,8 @@ from starlette.requests import Request
 
 from opengeomesh.api.auth import token_caller
 from opengeomesh.errors import OpenGeoMeshError
+from opengeomesh.features.mount_watch import MountWatch
+from opengeomesh.features.remote import MountedLayer
 from opengeomesh.services import Services
 
 Message = dict[str, Any]
@@ -45,15 +47,18 @@ _LARGEST = 4 << 20  # an answer larger than this is made anew each time
 _REMEMBERED = 20_000  # keys asked for once, remembered to keep their answer the second time
 
 
-def mark_cacheable(request: Request) -> None:
+def mark_cacheable(request: Request, layer: MountedLayer | None = None) -> None:
     """Tell the page cache that this answer depends only on the request and the local
-    database, so it may be kept until the database changes."""
-    request.state.page_cache = True
+    database (and for a mounted ``layer``, on its sender's data, known through its change
+    feed), so it may be kept until either changes."""
+    request.state.page_cache = layer or True
 
 
 @dataclass(frozen=True, slots=True)
 class _Kept:
     version: int | None
+    follows: int | None  # a mounted layer's share, kept while its generation holds
+    generation: int | None
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
@@ -70,9 +75,11 @@ class PageCache:
         services: Services,
         data_version: Callable[[], int | None],
         max_bytes: int,
+        mounts: MountWatch | None,
     ) -> None:
         self.app = app
         self._services = services
+        self._mounts = mounts  # None: answers of mounted layers are not kept
         self._version = data_version  # None: no number, no cache (PostgreSQL)
         self._max = max_bytes
         self._kept: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()
@@ -103,7 +110,7 @@ class PageCache:
         if version != self._at:
             self._drop_all(version)
         found = self._kept.get(key)
-        if found is not None and self._caller_still_valid(token):
+        if found is not None and self._holds(found) and self._caller_still_valid(token):
             self._kept.move_to_end(key)
             age = str(int(time.monotonic() - found.made)).encode()
             await send(
@@ -139,6 +146,7 @@ class PageCache:
             await send(message)
 
         state = scope.setdefault("state", {})  # where ``request.state`` of the app keeps its marks
+        epoch = self._mounts.epoch if self._mounts is not None else 0
         await self.app(scope, receive, capture)
         marked = state.get(_MARK, False)
         if not (marked and complete and start is not None and start["status"] == 200):
@@ -150,7 +158,26 @@ class PageCache:
             return
         if not self._asked_before(key):
             return
-        self._keep(key, _Kept(version, 200, list(start["headers"]), body, time.monotonic()))
+        follows = generation = None
+        if isinstance(marked, MountedLayer):
+            if self._mounts is None:
+                return
+            self._mounts.follow(marked)
+            follows = marked.share.id
+            generation = self._mounts.generation(follows)
+            if generation is None or self._mounts.epoch != epoch:
+                return  # not followed yet, or the layer changed while this answer was made
+        headers = list(start["headers"])
+        self._keep(key, _Kept(version, follows, generation, 200, headers, body, time.monotonic()))
+
+    def _holds(self, found: _Kept) -> bool:
+        """Whether a kept answer of a mounted layer still holds: its sender reported no change
+        and its feed stayed open (a local layer's holds while the data version does)."""
+        if found.follows is None:
+            return True
+        return (
+            self._mounts is not None and self._mounts.generation(found.follows) == found.generation
+        )
 
     def _caller_still_valid(self, token: str | None) -> bool:
         """Look the bearer token up again and count it, as every request's token is: a token

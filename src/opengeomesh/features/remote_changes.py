@@ -85,15 +85,20 @@ class RemoteChanges:
         return since if since is not None else page.current
 
     async def follow(
-        self, layer: MountedLayer, since: int, still_mounted: Callable[[], bool]
+        self,
+        layer: MountedLayer,
+        since: int,
+        still_mounted: Callable[[], bool],
+        connected: Callable[[bool], None] = lambda _: None,
     ) -> AsyncGenerator[FeedItem, None]:
         """The position, then the sender's changes after ``since`` as they come, in order and
         none twice, with keep-alives after ``keepalive_seconds`` of silence. Every
-        ``poll_seconds`` (and before an event, if longer ago) ``still_mounted()`` must hold."""
+        ``poll_seconds`` (and before an event, if longer ago) ``still_mounted()`` must hold.
+        ``connected`` is told when the sender's stream opens (True) and when it ends."""
         last = since
         yield Position(last)
         queue: asyncio.Queue[ChangeEvent | _End] = asyncio.Queue(QUEUE)
-        pump = asyncio.create_task(self._pump(layer, since, queue))
+        pump = asyncio.create_task(self._pump(layer, since, queue, connected))
         try:
             quiet = checked = time.monotonic()
             while True:
@@ -114,11 +119,15 @@ class RemoteChanges:
             pump.cancel()
 
     async def _pump(
-        self, layer: MountedLayer, position: int, queue: asyncio.Queue[ChangeEvent | _End]
+        self,
+        layer: MountedLayer,
+        position: int,
+        queue: asyncio.Queue[ChangeEvent | _End],
+        connected: Callable[[bool], None],
     ) -> None:
         """Relay into ``queue`` until the sender refuses for good; then ``_END``."""
         try:
-            await self._relay(layer, position, queue)
+            await self._relay(layer, position, queue, connected)
         except Exception:
             log.exception("the change feed of %s from %s failed", layer.id, _host(layer))
         finally:
@@ -126,7 +135,11 @@ class RemoteChanges:
                 queue.put_nowait(_END)
 
     async def _relay(
-        self, layer: MountedLayer, position: int, queue: asyncio.Queue[ChangeEvent | _End]
+        self,
+        layer: MountedLayer,
+        position: int,
+        queue: asyncio.Queue[ChangeEvent | _End],
+        connected: Callable[[bool], None],
     ) -> None:
         """Read the sender's stream into ``queue``, opening it again after the last change
         read whenever it ends, until the sender refuses the share for good."""
@@ -156,13 +169,17 @@ class RemoteChanges:
                     if upstream.status != 200 or not media.startswith(EVENT_STREAM):
                         raise PeerUnavailable(f"{_host(layer)} answered {upstream.status}")
                     fresh = False
-                    async for item in server_sent_events(
-                        upstream.chunks(), max_event_bytes=self._max
-                    ):
-                        event = _event(item, layer)
-                        if event is not None and event.seq > position:
-                            await queue.put(event)
-                            position = event.seq
+                    connected(True)
+                    try:
+                        async for item in server_sent_events(
+                            upstream.chunks(), max_event_bytes=self._max
+                        ):
+                            event = _event(item, layer)
+                            if event is not None and event.seq > position:
+                                await queue.put(event)
+                                position = event.seq
+                    finally:
+                        connected(False)
                 # it ended (its token may have expired): open it again, soon unless it ended
                 # right after it opened
                 lasted = time.monotonic() - opened
