@@ -29,7 +29,14 @@ class Org:
     """One organisation's server: its data directory, URL and host (``127.0.0.1:PORT``);
     ``code`` runs it from another source tree (its ``src``) instead of this one."""
 
-    def __init__(self, base: Path, name: str, organisation: str, code: Path | None = None) -> None:
+    def __init__(
+        self,
+        base: Path,
+        name: str,
+        organisation: str,
+        code: Path | None = None,
+        config: str = "",
+    ) -> None:
         self.port = free_port()
         self.host = f"{HOST}:{self.port}"
         self.url = f"http://{self.host}"
@@ -37,7 +44,7 @@ class Org:
         self.data.mkdir(parents=True)
         (self.data / "config.toml").write_text(
             f'public_url = "{self.url}"\norganisation = "{organisation}"\n'
-            "allow_private_peers = true\n"
+            "allow_private_peers = true\n" + config
         )
         args = [str(CLI), "serve", "--data", str(self.data), "--host", HOST, "--port", "{port}"]
         env = cli_env()
@@ -72,29 +79,47 @@ def measure_mesh(
 
         shutil.rmtree(base)
     base.mkdir(parents=True)
-    a, b = Org(base, "a", "Feuerwehr Musterstadt"), Org(base, "b", "Leitstelle Nord")
+    # B keeps the answers of its mounted layers while it follows A's change feed; a second
+    # recipient, C, runs with the defaults and asks A on every read
+    a = Org(base, "a", "Feuerwehr Musterstadt")
+    b = Org(base, "b", "Leitstelle Nord", config="page_cache_mounts = true\n")
+    c = Org(base, "c", "Leitstelle Süd")
     a.cli("user", "add", "alice")
-    b.cli("user", "add", "bob")
+    for org in (b, c):
+        org.cli("user", "add", "bob")
     log("mesh: importing the layer into A")
     a.cli("collection", "import", "points", str(source), "--create", "--user", "alice")
-    alice, bob = a.token("alice"), b.token("bob")
-    with a.server, b.server:
-        invite = a.cli("invite", "create", "--user", "alice")
-        b.cli("invite", "accept", invite, "--user", "bob")
+    alice, bob, carl = a.token("alice"), b.token("bob"), c.token("bob")
+    with a.server, b.server, c.server:
+        for org in (b, c):
+            org.cli(
+                "invite", "accept", a.cli("invite", "create", "--user", "alice"), "--user", "bob"
+            )
         ha = httpx.Client(base_url=a.url, headers={"Authorization": f"Bearer {alice}"}, timeout=60)
         hb = httpx.Client(base_url=b.url, headers={"Authorization": f"Bearer {bob}"}, timeout=60)
-        with ha, hb:
+        hc = httpx.Client(base_url=c.url, headers={"Authorization": f"Bearer {carl}"}, timeout=60)
+        with ha, hb, hc:
             mount, received_id = _mount(ha, hb, b)
-            direct_t = wrk.targets_file("mesh-direct", ["/collections/points/items?limit=100"])
-            mount_t = wrk.targets_file("mesh-mount", [f"{mount}/items?limit=100"])
-            same = _same_page(
-                ha, hb, "/collections/points/items?limit=100", f"{mount}/items?limit=100"
+            plain, _ = _mount(ha, hc, c)
+            page = "/collections/points/items?limit=100"
+            same = _same_page(ha, hb, page, f"{mount}/items?limit=100") and _same_page(
+                ha, hc, page, f"{plain}/items?limit=100"
             )
+            rows = [
+                ("direct", a, wrk.targets_file("mesh-direct", [page]), alice),
+                ("mount", b, wrk.targets_file("mesh-mount", [f"{mount}/items?limit=100"]), bob),
+                (
+                    "mount-plain",
+                    c,
+                    wrk.targets_file("mesh-plain", [f"{plain}/items?limit=100"]),
+                    carl,
+                ),
+            ]
             found: dict[str, list[dict[str, Any]]] = {}
             for number in range(rounds):
                 for connections in (1, 16):
-                    order = [("direct", a, direct_t, alice), ("mount", b, mount_t, bob)]
-                    for name, org, targets, token in order if number % 2 == 0 else order[::-1]:
+                    turn = number % len(rows)
+                    for name, org, targets, token in rows[turn:] + rows[:turn]:
                         log(f"mesh: {name}, {connections} connection(s), round {number + 1}")
                         wrk.run(org.url, targets, seconds=1, connections=connections, token=token)
                         run = wrk.run(
