@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from opengeomesh import samples
-from opengeomesh.app import create_app
+from opengeomesh.app import serving_app
 from opengeomesh.config import load_settings
 from opengeomesh.services import Services, open_services
 from tests.postgres import fresh_database_url
@@ -126,7 +126,7 @@ class InProcessClient:
 
 @pytest.fixture
 def client(world: World) -> Iterator[InProcessClient]:
-    app = create_app(world.services.settings, world.services)
+    app = serving_app(world.services.settings, world.services)  # as `serve` runs it
     test_client = InProcessClient(app, "http://ogm.test")
     yield test_client
     test_client.close()

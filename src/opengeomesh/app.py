@@ -1,4 +1,5 @@
-"""``create_app(settings)``: the one place that wires settings, stores, services and routes."""
+"""``create_app(settings)``: the one place that wires settings, stores, services and routes;
+``serving_app`` puts the page cache in front of it, as servers run it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from opengeomesh import __version__
 from opengeomesh.api.body_limits import BodyLimits
@@ -27,7 +29,7 @@ from opengeomesh.services import Services, open_services
 log = logging.getLogger("opengeomesh")
 
 
-def create_app_from_environment() -> FastAPI:
+def create_app_from_environment() -> ASGIApp:
     """The app of one of several workers (uvicorn's ``factory``, called in each worker
     process): the settings are read again from ``config.toml`` and the ``OGM_*`` variables,
     which carry what the command line set. The parent did the one-time start-up work (data
@@ -43,7 +45,7 @@ def create_app_from_environment() -> FastAPI:
         detail = exc.detail if isinstance(exc, OpenGeoMeshError) else str(exc)
         log.error("OpenGeoMesh worker cannot start: %s", detail)
         raise SystemExit(STARTUP_FAILURE) from None
-    return create_app(settings, services)
+    return serving_app(settings, services)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -111,14 +113,23 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         ],
         expose_headers=["ETag", "Location", "Content-Crs"],
     )
-    version = services.stores.database.data_version
-    if settings.page_cache_mib and version() is not None:
-        # outermost: a kept answer carries the headers every layer below added
-        app.add_middleware(
-            PageCache,
-            services=services,
-            data_version=version,
-            max_bytes=settings.page_cache_mib << 20,
-            mounts=services.mount_watch if settings.page_cache_mounts else None,
-        )
     return app
+
+
+def serving_app(settings: Settings, services: Services | None = None) -> ASGIApp:
+    """The app as ``serve`` runs it: :func:`create_app`'s behind the page cache, when the
+    settings and the database allow one. In front of the framework itself, so an answer from
+    memory costs neither its routing nor its middlewares; a kept answer carries the headers
+    they added when it was made."""
+    services = services or open_services(settings)
+    app = create_app(settings, services)
+    version = services.stores.database.data_version
+    if not settings.page_cache_mib or version() is None:
+        return app
+    return PageCache(
+        app,
+        services=services,
+        data_version=version,
+        max_bytes=settings.page_cache_mib << 20,
+        mounts=services.mount_watch if settings.page_cache_mounts else None,
+    )

@@ -15,7 +15,7 @@ import pytest
 
 from opengeomesh import samples
 from opengeomesh.accounts.tokens import token_hash
-from opengeomesh.app import create_app
+from opengeomesh.app import serving_app
 from opengeomesh.config import load_settings
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
 from opengeomesh.services import open_services
@@ -117,7 +117,7 @@ def sharing_client(tmp_path: Path) -> Iterator[tuple[World, InProcessClient]]:
     )
     services = open_services(settings)
     world = populate(services)
-    client = InProcessClient(create_app(settings, services), "http://ogm.test")
+    client = InProcessClient(serving_app(settings, services), "http://ogm.test")
     yield world, client
     client.close()
     services.close()
@@ -156,7 +156,7 @@ def test_off_when_set_to_zero(tmp_path: Path) -> None:
     settings = load_settings({"data_dir": tmp_path / "data", "page_cache_mib": 0}, environ={})
     services = open_services(settings)
     populate(services)
-    client = InProcessClient(create_app(settings, services), "http://ogm.test")
+    client = InProcessClient(serving_app(settings, services), "http://ogm.test")
     try:
         for _ in range(2):
             client.get(SECTORS)

@@ -7,7 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 
+from opengeomesh.api.page_cache import PageCache
 from opengeomesh.app import create_app_from_environment
 from opengeomesh.config import load_settings
 from opengeomesh.errors import Conflict, InvalidInput
@@ -76,7 +78,10 @@ def test_the_worker_factory_reads_the_environment(
         create_app_from_environment()
     assert stopped.value.code == 3
     open_services(load_settings(), serving=True).close()
-    app = create_app_from_environment()
+    served = create_app_from_environment()
+    assert isinstance(served, PageCache)  # SQLite: the app behind the page cache
+    app = served.app
+    assert isinstance(app, FastAPI)
     services: Services = app.state.services
     assert services.settings.data_dir == tmp_path and app.title == "Worker"
     services.close()

@@ -18,22 +18,18 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opengeomesh.api.auth import token_caller
 from opengeomesh.errors import OpenGeoMeshError
 from opengeomesh.features.mount_watch import MountWatch
 from opengeomesh.features.remote import MountedLayer
 from opengeomesh.services import Services
-
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
 _READS = re.compile(r"/collections/[^/]+/items(?:/[^/]+)?")
 # Headers that cannot change an answer; every other header is part of the key.
@@ -87,7 +83,7 @@ class PageCache:
         self._size = 0
         self._at: int | None = -1  # the data version the kept answers belong to
 
-    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] != "GET"
@@ -128,7 +124,7 @@ class PageCache:
         self,
         key: tuple[Any, ...],
         version: int | None,
-        scope: Message,
+        scope: Scope,
         receive: Receive,
         send: Send,
     ) -> None:

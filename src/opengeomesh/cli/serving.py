@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from opengeomesh.app import create_app
+from opengeomesh.app import serving_app
 from opengeomesh.config import Settings, environment_for
 from opengeomesh.services import Services
 
@@ -43,7 +43,7 @@ def run(settings: Settings, flags: Mapping[str, Any], services: Services) -> Non
         "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(settings, services), log_config=log_config(), **options)
+        uvicorn.run(serving_app(settings, services), log_config=log_config(), **options)
         return
     services.close()
     os.environ.update(environment_for(flags))
@@ -80,6 +80,7 @@ class MaskSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                SECRET_PARAMETERS.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+                SECRET_PARAMETERS.sub(r"\1***", a) if isinstance(a, str) and "=" in a else a
+                for a in record.args
             )
         return True
