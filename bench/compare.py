@@ -48,6 +48,8 @@ class Plan:
     rounds: int = 2
     walk_limit: int = 1000
     mesh_seconds: float = 5.0
+    depth_rounds: int = 5  # one-client runs of first, deep-by-link and deep-by-offset pages
+    depth_seconds: float = 3.0
     shares: int = 20
     exchanges: int = 30
     quick: bool = False
@@ -60,6 +62,8 @@ QUICK = Plan(
     seconds=2.0,
     rounds=1,
     mesh_seconds=2.0,
+    depth_rounds=2,
+    depth_seconds=1.0,
     shares=5,
     exchanges=10,
     quick=True,
@@ -363,7 +367,9 @@ def head_to_head(
                         run = wrk.run(urls[name], files, seconds=plan.seconds, **common)
                         run["settle_s"] = settle(servers[name].pid)
                         runs.setdefault(name, {}).setdefault(scenario, []).append(run)
+            found_depth = depth(plan, wrk, servers, lists)
     return {
+        "depth": found_depth,
         "verdicts": verdicts,
         "idle_rss_mib": idle,
         "rows": {
@@ -372,6 +378,33 @@ def head_to_head(
         },
         "targets": {name: {k: len(v) for k, v in by.items()} for name, by in lists.items()},
     }
+
+
+DEPTH_SYSTEMS = ("ogm-sqlite-uncached", "ogm-postgres")  # where every page is made anew
+
+
+def depth(
+    plan: Plan, wrk: Wrk, servers: dict[str, Any], lists: dict[str, dict[str, list[str]]]
+) -> dict[str, dict[str, Any]]:
+    """The cost of a page by depth, alone: one client, the first page, the deep page by its
+    ``next`` link and by ``offset`` back to back in each round (so the machine's state is the
+    same for the three), on the systems that make every page anew."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for number in range(plan.depth_rounds):
+        for name in DEPTH_SYSTEMS:
+            for kind, scenario in (("first", "items"), ("next", "deep-next"), ("offset", "deep")):
+                files = wrk.targets_file(f"depth-{name}-{kind}", lists[name][scenario])
+                log(f"depth: {name}, {kind}, round {number + 1}")
+                wrk.run(servers[name].url, files, seconds=1, connections=1)
+                run = wrk.run(
+                    servers[name].url,
+                    files,
+                    seconds=plan.depth_seconds,
+                    connections=1,
+                    server_pid=servers[name].pid,
+                )
+                found.setdefault(name, {}).setdefault(kind, []).append(run)
+    return {name: {k: merge(v) for k, v in by.items()} for name, by in found.items()}
 
 
 def systems_rss(pid: int) -> float:
