@@ -38,8 +38,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
+# The test files spread over the cores (one file stays on one process, with its servers), then
+# the load test alone, so that it measures the server and not the other tests.
+TEST_PROCESSES ?= auto
+
 test: lint $(ASSETS)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile -m "not alone"
+	$(BIN)/pytest -m alone
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

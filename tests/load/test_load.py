@@ -8,7 +8,11 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.load.driver import CLIENTS, SECONDS, load_target, report, run_load
+
+pytestmark = pytest.mark.alone
 
 # OGM_LOAD_SECONDS shortens the run while working on the test; the suite runs it in full.
 RUN_SECONDS = float(os.environ.get("OGM_LOAD_SECONDS", SECONDS))

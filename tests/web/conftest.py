@@ -40,9 +40,11 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session (Debian's, installed by .ci/run)."""
+    """One headless Chromium for a test module (Debian's, installed by .ci/run). Not for the
+    session: Playwright's sync API runs an event loop in the main thread while it is open, and
+    later tests of the same process (make test spreads files over processes) run their own."""
     if not CHROMIUM.exists():
         _missing("no /usr/bin/chromium: apt-get install chromium (.ci/run does)")
     if not BUNDLE.exists() or not AXE.exists():

@@ -102,6 +102,8 @@ class MountWatch:
             await feed.aclose()
         except OpenGeoMeshError as exc:  # the sender refuses or cannot be reached: not kept
             log.info("not following the changes of %s: %s", layer.id, exc)
+        except Exception:  # a bug here must not end in an unread task: nothing kept either
+            log.exception("following the changes of %s failed", layer.id)
         finally:
             with self._lock:
                 self._bump(share_id, live=False)
