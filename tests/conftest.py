@@ -23,6 +23,7 @@ import orjson
 import pytest
 
 from opengeomesh import samples
+from opengeomesh.accounts.tokens import token_hash
 from opengeomesh.app import serving_app
 from opengeomesh.config import load_settings
 from opengeomesh.services import Services, open_services
@@ -130,6 +131,38 @@ def client(world: World) -> Iterator[InProcessClient]:
     test_client = InProcessClient(app, "http://ogm.test")
     yield test_client
     test_client.close()
+
+
+@contextmanager
+def open_trust_world(data_dir: Path, **settings: Any) -> Iterator[tuple[World, InProcessClient]]:
+    """A populated server that trusts any peer (``trust_mode = "open"``), its app in process
+    as ``serve`` runs it."""
+    values: dict[str, Any] = {"data_dir": data_dir, "trust_mode": "open", **settings}
+    services = open_services(load_settings(values, environ={}))
+    world = populate(services)
+    client = InProcessClient(serving_app(services.settings, services), "http://ogm.test")
+    try:
+        yield world, client
+    finally:
+        client.close()
+        services.close()
+
+
+def share_hydrants(client: InProcessClient, world: World, token: str, seconds: float) -> int:
+    """alice shares 'hydrants' with bob@leitstelle.invalid, as the operator's rule allows, and
+    the share gets the access token ``token`` for ``seconds``; returns the share's id."""
+    rule = "/manage/collections/hydrants/sharing-rules/leitstelle.invalid"
+    assert client.put(rule, headers=world.auth("root"), json={"permission": "read"}).is_success
+    made = client.post(
+        "/manage/shares",
+        headers=world.auth("alice"),
+        json={"collection": "hydrants", "share_with": "bob@leitstelle.invalid"},
+    )
+    assert made.status_code == 201, made.text
+    share_id = int(made.json()["id"])
+    shares = world.services.stores.shares
+    assert shares.add_token(share_id, token_hash(token), time.time() + seconds)
+    return share_id
 
 
 def free_port() -> int:

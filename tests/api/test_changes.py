@@ -13,11 +13,8 @@ import orjson
 import pytest
 
 from opengeomesh.accounts.tokens import token_hash
-from opengeomesh.app import create_app
-from opengeomesh.config import load_settings
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
-from opengeomesh.services import open_services
-from tests.conftest import InProcessClient, World, populate
+from tests.conftest import InProcessClient, World, open_trust_world, share_hydrants
 
 GEOJSON = {"Content-Type": "application/geo+json"}
 CHANGES = "/collections/hydrants/changes"
@@ -139,32 +136,17 @@ def test_the_collection_links_its_feed(client: InProcessClient, world: World) ->
 
 @pytest.fixture
 def sharing_world(tmp_path: Path) -> Iterator[tuple[World, InProcessClient]]:
-    settings = load_settings(
-        {"data_dir": tmp_path / "data", "trust_mode": "open", "peer_timeout": 2}, environ={}
-    )
-    services = open_services(settings)
-    world = populate(services)
-    client = InProcessClient(create_app(settings, services), "http://ogm.test")
-    yield world, client
-    client.close()
-    services.close()
+    with open_trust_world(tmp_path / "data", peer_timeout=2) as opened:
+        yield opened
 
 
 def test_a_share_token_reads_its_collection_only(
     sharing_world: tuple[World, InProcessClient],
 ) -> None:
     world, client = sharing_world
-    rule = "/manage/collections/hydrants/sharing-rules/leitstelle.invalid"
-    assert client.put(rule, headers=world.auth("root"), json={"permission": "read"}).is_success
-    made = client.post(
-        "/manage/shares",
-        headers=world.auth("alice"),
-        json={"collection": "hydrants", "share_with": "bob@leitstelle.invalid"},
-    )
-    assert made.status_code == 201, made.text
     token = SHARE_TOKEN_PREFIX + "feed-test-token"
+    share_id = share_hydrants(client, world, token, 60)
     shares = world.services.stores.shares
-    assert shares.add_token(made.json()["id"], token_hash(token), time.time() + 60)
     bearer = {"Authorization": f"Bearer {token}"}
     edit(client, world)
     page = client.get(CHANGES, headers=bearer)
@@ -173,7 +155,7 @@ def test_a_share_token_reads_its_collection_only(
 
     # a stream with a token about to expire ends by itself at its next read (poll: 2 s)
     brief = SHARE_TOKEN_PREFIX + "feed-test-brief"
-    assert shares.add_token(made.json()["id"], token_hash(brief), time.time() + 1.5)
+    assert shares.add_token(share_id, token_hash(brief), time.time() + 1.5)
     answers: list[Any] = []
     reader = threading.Thread(
         target=lambda: answers.append(
@@ -185,7 +167,7 @@ def test_a_share_token_reads_its_collection_only(
     assert not reader.is_alive() and answers[0].status_code == 200
     assert answers[0].text.startswith("retry: 2000\nid: 5\n\n")
 
-    revoked = client.delete(f"/manage/shares/{made.json()['id']}", headers=world.auth("alice"))
+    revoked = client.delete(f"/manage/shares/{share_id}", headers=world.auth("alice"))
     assert revoked.status_code == 204
     assert client.get(CHANGES, headers=bearer).status_code == 401
 

@@ -14,12 +14,20 @@ import orjson
 import pytest
 
 from opengeomesh import samples
-from opengeomesh.accounts.tokens import token_hash
 from opengeomesh.app import serving_app
 from opengeomesh.config import load_settings
 from opengeomesh.ocm.sharing import SHARE_TOKEN_PREFIX
 from opengeomesh.services import open_services
-from tests.conftest import InProcessClient, World, cli, populate, start_server, stop_server
+from tests.conftest import (
+    InProcessClient,
+    World,
+    cli,
+    open_trust_world,
+    populate,
+    share_hydrants,
+    start_server,
+    stop_server,
+)
 
 SECTORS = "/collections/sectors/items?limit=3"
 HYDRANTS = "/collections/hydrants/items?limit=3"
@@ -111,33 +119,17 @@ def test_what_is_never_kept(client: InProcessClient, world: World) -> None:
 
 @pytest.fixture
 def sharing_client(tmp_path: Path) -> Iterator[tuple[World, InProcessClient]]:
-    settings = load_settings(
-        {"data_dir": tmp_path / "data", "trust_mode": "open", "rate_limit_per_minute_token": 5},
-        environ={},
-    )
-    services = open_services(settings)
-    world = populate(services)
-    client = InProcessClient(serving_app(settings, services), "http://ogm.test")
-    yield world, client
-    client.close()
-    services.close()
+    with open_trust_world(tmp_path / "data", rate_limit_per_minute_token=5) as opened:
+        yield opened
 
 
 def test_a_kept_answer_is_refused_to_an_expired_token_and_counted(
     sharing_client: tuple[World, InProcessClient],
 ) -> None:
     world, client = sharing_client
-    rule = "/manage/collections/hydrants/sharing-rules/leitstelle.invalid"
-    assert client.put(rule, headers=world.auth("root"), json={"permission": "read"}).is_success
-    made = client.post(
-        "/manage/shares",
-        headers=world.auth("alice"),
-        json={"collection": "hydrants", "share_with": "bob@leitstelle.invalid"},
-    )
-    assert made.status_code == 201, made.text
     brief = SHARE_TOKEN_PREFIX + "page-cache-brief"
     expires = time.time() + 1.5
-    assert world.services.stores.shares.add_token(made.json()["id"], token_hash(brief), expires)
+    share_hydrants(client, world, brief, 1.5)
     bearer = {"Authorization": f"Bearer {brief}"}
     for _ in range(2):
         assert client.get(HYDRANTS, headers=bearer).status_code == 200
