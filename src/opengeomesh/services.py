@@ -25,8 +25,6 @@ from opengeomesh.storage.stores import Stores, open_stores
 from opengeomesh.webhooks.delivery import WebhookSender
 from opengeomesh.webhooks.service import Webhooks
 
-MOUNT_FOLLOW_IDLE_SECONDS = 300  # a mounted layer read again within this is followed on
-
 
 @dataclass(frozen=True, slots=True)
 class Services:
@@ -132,7 +130,7 @@ def open_services(settings: Settings, *, serving: bool = False, prepared: bool =
         federation=federation,
         mounts=mounts,
         mount_changes=mount_changes,
-        mount_watch=MountWatch(mount_changes, idle_seconds=MOUNT_FOLLOW_IDLE_SECONDS),
+        mount_watch=MountWatch(mount_changes),
         upstreams=upstreams,
         upstream_features=UpstreamFeatures(
             upstreams, catalog, max_page_bytes=settings.max_remote_page_bytes

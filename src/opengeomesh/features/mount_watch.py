@@ -26,12 +26,13 @@ from opengeomesh.features.remote import MountedLayer
 from opengeomesh.features.remote_changes import RemoteChanges
 
 log = logging.getLogger("opengeomesh")
+IDLE_SECONDS = 300.0  # a mounted layer not read for this long is no longer followed
 
 
 class MountWatch:
     """The generations of the mounted layers this process follows (see the module)."""
 
-    def __init__(self, changes: RemoteChanges, *, idle_seconds: float) -> None:
+    def __init__(self, changes: RemoteChanges, *, idle_seconds: float = IDLE_SECONDS) -> None:
         self._changes = changes
         self._idle = idle_seconds
         self._lock = threading.Lock()  # writes through a mount bump from worker threads
