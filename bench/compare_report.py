@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from report import label
+from report import label, replace_section
 
 BEGIN = "<!-- compare: begin -->"
 END = "<!-- compare: end -->"
@@ -425,11 +425,4 @@ def write(path: Path, section: str, *, whole: bool) -> None:
     if whole or not path.is_file():
         path.write_text("# Benchmarks (quick comparison)\n\n" + section if whole else section)
         return
-    text = path.read_text()
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    replace_section(path, BEGIN, END, section)

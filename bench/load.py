@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from report import replace_section
 from workload import ROOT, machine
 
 sys.path.insert(0, str(ROOT))  # the driver lives with the tests
@@ -66,14 +67,7 @@ def render(found: dict[str, Any], m: dict[str, str], clients: int) -> str:
 
 def write_section(path: Path, section: str) -> None:
     """Replace the load section of the report (or add it at the end)."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    replace_section(path, BEGIN, END, section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -530,3 +530,16 @@ def keep_scale_section(text: str, path: Path) -> str:
         if 0 <= start < end:
             text = text.rstrip("\n") + "\n\n" + previous[start : end + len(end_marker)] + "\n"
     return text
+
+
+def replace_section(path: Path, begin: str, end: str, section: str) -> None:
+    """Put ``section`` (which starts with ``begin`` and ends with ``end``) in place of the one
+    between those markers in ``path``, or at its end: each command rewrites only its own."""
+    text = path.read_text() if path.is_file() else "# Benchmarks\n"
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
+        text = head + section.rstrip("\n") + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)

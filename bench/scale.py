@@ -31,7 +31,7 @@ from psycopg import sql
 import measure
 from report import SCALE_BEGIN as BEGIN
 from report import SCALE_END as END
-from report import label
+from report import label, replace_section
 from workload import BENCH_DIR, ROOT, Server, cli, data_file, machine
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/ogm_bench"
@@ -230,14 +230,7 @@ def render(results: dict[str, Any]) -> str:
 
 def write_section(path: Path, section: str) -> None:
     """Replace the scale-out section of the report (or add it at the end)."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    replace_section(path, BEGIN, END, section)
 
 
 def main(argv: list[str] | None = None) -> int:
